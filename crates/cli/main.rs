@@ -1,0 +1,131 @@
+//! `moescope`: the command-line front end. Parses arguments, sets up logging and threads,
+//! calls the engine or the report, and chooses the exit code:
+//! 0 = success, 1 = the run completed but some jobs failed, 2 = error (bad input, I/O).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The default experiment, used when no config is named.
+const DEFAULT_CONFIG: &str = "configs/paper.yaml";
+
+#[derive(Parser)]
+#[command(name = "moescope", version, about = "Dual Jacobian-PCA geometry of Mixture-of-Experts networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train every architecture on every seed, probe them, and write a run folder.
+    Run {
+        /// Experiment config (YAML).
+        #[arg(default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Run folder (default: <output.root>/<name>-<time>). Must not hold a run already.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Device, overriding the config (`cpu`, `cuda:0`).
+        #[arg(long)]
+        device: Option<String>,
+        /// Jobs at once (default: available cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Overrides, `key.path=value`.
+        overrides: Vec<String>,
+    },
+    /// Inspect configs.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Rebuild `summary.md` and the tables of a run folder from its records.
+    Report {
+        /// The run folder.
+        run_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the resolved config (after defaults and overrides) as YAML.
+    Show {
+        /// Experiment config (YAML).
+        #[arg(default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Overrides, `key.path=value`.
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    // candle's CPU thread pool spins; with one model per thread and jobs in parallel it is
+    // fastest single-threaded (shared/notes/candle_cpu.md). Set before any candle call.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,moescope=info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Config { command: ConfigCommand::Show { config, overrides } } => {
+            let exp = moescope_config::load(&config, &overrides)?;
+            print!("{}", exp.to_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { run_dir } => {
+            moescope_report::write_summary(&run_dir).with_context(|| format!("report for {}", run_dir.display()))?;
+            println!("{}", run_dir.join("summary.md").display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config, out, device, jobs, mut overrides } => {
+            if let Some(d) = device {
+                overrides.push(format!("device={d}"));
+            }
+            let exp = moescope_config::load(&config, &overrides)?;
+            let opts = moescope_engine::RunOptions {
+                out,
+                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                command: std::env::args().collect(),
+                versions: versions(),
+                git_commit: env!("MOESCOPE_GIT_COMMIT").to_string(),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let outcome = moescope_engine::run(&exp, &opts)?;
+            println!("{}", outcome.dir.display());
+            if outcome.failed.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (model, seed, stage, msg) in &outcome.failed {
+                eprintln!("failed: {model} seed {seed} at stage `{stage}`: {msg}");
+            }
+            eprintln!("{} of {} jobs failed; the others' results are in {}", outcome.failed.len(), outcome.jobs, outcome.dir.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn versions() -> std::collections::BTreeMap<String, String> {
+    let mut v: std::collections::BTreeMap<String, String> = env!("MOESCOPE_DEP_VERSIONS")
+        .split(',')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    v.insert("moescope".into(), env!("CARGO_PKG_VERSION").into());
+    v
+}

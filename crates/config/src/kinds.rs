@@ -1,0 +1,148 @@
+//! Closed vocabularies of the config, as serde enums: an unknown word is a parse error that lists
+//! the accepted ones.
+
+use serde::{Deserialize, Serialize};
+
+/// SPEC §3 tasks, plus data read from files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// T1: mixture of regimes, a teacher per cluster.
+    T1Regimes,
+    /// T2: one global smooth teacher on Gaussian inputs.
+    T2Teacher,
+    /// T3: a low-dimensional manifold with a teacher on top.
+    T3Manifold,
+    /// T4: T1's clusters as class labels.
+    T4Clusters,
+    /// MNIST-style IDX files.
+    Idx,
+    /// A CSV table.
+    Csv,
+}
+
+/// Regression (MSE) or classification (cross-entropy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// Real-valued targets, MSE loss.
+    Regression,
+    /// Class labels, cross-entropy loss.
+    Classification,
+}
+
+/// SPEC §2.4 matched capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Capacity {
+    /// m = H / E: expert parameters equal dense FFN parameters.
+    #[default]
+    Parameter,
+    /// m = H / k: Top-k active compute equals dense compute.
+    Compute,
+}
+
+/// Hidden activation φ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// GELU, tanh approximation (smooth Jacobians).
+    #[default]
+    Gelu,
+    /// max(0, a); φ'(0) = 0.
+    Relu,
+}
+
+/// Which Jacobian path the probe uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JacobianPath {
+    /// SPEC §4 closed form.
+    #[default]
+    ClosedForm,
+    /// Per-output vector-Jacobian products through candle's autograd.
+    Autograd,
+}
+
+/// Floating-point precision of the probe and spectral stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Double precision (default; SPEC §5.1).
+    #[default]
+    F64,
+    /// Single precision (faster on GPUs; never half precision).
+    F32,
+}
+
+/// SPEC §5.4 dense-partition group order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupOrder {
+    /// Consecutive hidden units.
+    #[default]
+    Index,
+    /// A seeded random permutation of the hidden units.
+    Random,
+}
+
+/// SPEC §4.5 weights of the expert-average Jacobian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AvgWeight {
+    /// w = g_e(h).
+    #[default]
+    Gate,
+    /// w = 1[e ∈ S(h)].
+    UniformRouted,
+}
+
+/// SPEC §6.1 weighted-PCA weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightMode {
+    /// w = g_e(h).
+    #[default]
+    Gate,
+    /// w = 1[e = argmax g(h)].
+    HardArgmax,
+    /// w = g_e(h)^γ.
+    GatePower,
+}
+
+/// How an architecture routes (SPEC §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Routing {
+    /// The dense FFN baseline.
+    Dense,
+    /// Top-k routing over the E experts.
+    TopK {
+        /// Experts selected per input.
+        k: usize,
+    },
+    /// Softmax gating over all experts.
+    Soft,
+}
+
+/// Where the run computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum DeviceSpec {
+    /// The host CPU.
+    Cpu,
+    /// An NVIDIA GPU.
+    Cuda {
+        /// CUDA ordinal.
+        ordinal: usize,
+    },
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceSpec::Cpu => f.write_str("cpu"),
+            DeviceSpec::Cuda { ordinal } => write!(f, "cuda:{ordinal}"),
+        }
+    }
+}

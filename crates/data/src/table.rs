@@ -1,0 +1,182 @@
+//! CSV tables: one row per example, one column of labels (classification) or targets
+//! (regression), every other column a numeric feature.
+//!
+//! - Header: `Some(true)` skips the first row, `Some(false)` reads it as data, `None` detects it
+//!   (a header is a first row with at least one non-numeric cell). The header row is skipped
+//!   without checking its width, so files such as scikit-learn's `iris.csv`, whose first line is
+//!   `150,4,setosa,versicolor,virginica`, load as they are.
+//! - Cells are trimmed of surrounding whitespace; blank lines are skipped.
+//! - The label column may be negative, counting from the end (`-1` = last).
+//! - Classification labels: if every label is a non-negative integer (`3` or `3.0`), it is the
+//!   class id and classes = max + 1; otherwise the distinct label strings are sorted
+//!   (byte-wise, as Rust's `str` ordering) and mapped to 0..C in that order.
+//! - Regression targets must be numeric; the target dimension is 1.
+
+use crate::dataset::{split_loaded, Dataset, Splits, Targets};
+use crate::idx::read_maybe_gz;
+use crate::{Error, Result};
+use moescope_config::{CsvTask, Problem};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A parsed CSV table: `(x, rows, cols, targets)` with `x` the `rows × cols` features row-major
+/// (label column removed).
+pub type CsvTable = (Vec<f32>, usize, usize, Targets);
+
+/// One data row: its 1-based line number in the file and its cells.
+type Row = (u64, Vec<String>);
+
+/// Reads a CSV table (gzip-compressed if it starts with `1f 8b`); see the module docs for the
+/// header, label-column and label conventions. Errors name the file, the line and the column.
+pub fn read_csv(path: &Path, header: Option<bool>, label_column: i64, problem: Problem) -> Result<CsvTable> {
+    let bad = |message: String| Error::Csv {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut rows = read_rows(path)?;
+    if rows.is_empty() {
+        return Err(bad("empty file: no rows".into()));
+    }
+    let has_header = header.unwrap_or_else(|| rows[0].1.iter().any(|c| parse_num(c).is_none()));
+    if has_header {
+        rows.remove(0);
+    }
+    let Some((first_line, first)) = rows.first() else {
+        return Err(bad("empty file: a header but no data rows".into()));
+    };
+    let (first_line, ncols) = (*first_line, first.len());
+    for (line, cells) in &rows {
+        if cells.len() != ncols {
+            return Err(bad(format!(
+                "ragged row at line {line}: expected {ncols} cells (as in line {first_line}), found {}",
+                cells.len()
+            )));
+        }
+    }
+    let label = resolve_label_column(label_column, ncols).map_err(bad)?;
+    let x = parse_features(&rows, label).map_err(bad)?;
+    let targets = match problem {
+        Problem::Regression => parse_regression(&rows, label).map_err(bad)?,
+        Problem::Classification => parse_classes(&rows, label),
+    };
+    Ok((x, rows.len(), ncols - 1, targets))
+}
+
+/// Every non-blank record with its line number; no width check yet (the csv reader is flexible).
+fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    let bytes = read_maybe_gz(path)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes.as_slice());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::Csv {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        rows.push((line, record.iter().map(str::to_string).collect()));
+    }
+    Ok(rows)
+}
+
+/// A finite number, or `None`.
+fn parse_num(cell: &str) -> Option<f64> {
+    cell.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Maps a possibly negative label column to an index in `0..ncols`.
+fn resolve_label_column(given: i64, ncols: usize) -> std::result::Result<usize, String> {
+    let n = ncols as i64;
+    if ncols < 2 {
+        return Err(format!("need at least 2 columns (features and a label), found {ncols}"));
+    }
+    let idx = if given < 0 { n + given } else { given };
+    if (0..n).contains(&idx) {
+        Ok(idx as usize)
+    } else {
+        Err(format!(
+            "label column {given} out of range for {ncols} columns (valid: -{ncols}..={})",
+            n - 1
+        ))
+    }
+}
+
+fn not_numeric(line: u64, col: usize, text: &str) -> String {
+    format!(
+        "non-numeric cell at line {line}, column {} (1-based): {text:?}",
+        col + 1
+    )
+}
+
+/// The feature cells (all but `label`), row-major.
+fn parse_features(rows: &[Row], label: usize) -> std::result::Result<Vec<f32>, String> {
+    let mut x = Vec::with_capacity(rows.len() * rows[0].1.len().saturating_sub(1));
+    for (line, cells) in rows {
+        for (j, cell) in cells.iter().enumerate().filter(|(j, _)| *j != label) {
+            x.push(parse_num(cell).ok_or_else(|| not_numeric(*line, j, cell))? as f32);
+        }
+    }
+    Ok(x)
+}
+
+fn parse_regression(rows: &[Row], label: usize) -> std::result::Result<Targets, String> {
+    let values = rows
+        .iter()
+        .map(|(line, cells)| {
+            parse_num(&cells[label])
+                .map(|v| v as f32)
+                .ok_or_else(|| not_numeric(*line, label, &cells[label]))
+        })
+        .collect::<std::result::Result<Vec<f32>, String>>()?;
+    Ok(Targets::Regression { values, dim: 1 })
+}
+
+/// Integer labels as they are; otherwise distinct strings, sorted, to 0..C.
+fn parse_classes(rows: &[Row], label: usize) -> Targets {
+    let as_int = |s: &str| parse_num(s).filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v <= f64::from(u32::MAX - 1));
+    let ints: Option<Vec<u32>> = rows.iter().map(|(_, c)| as_int(&c[label]).map(|v| v as u32)).collect();
+    if let Some(labels) = ints {
+        let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+        return Targets::Classes { labels, classes };
+    }
+    let mut ids: BTreeMap<&str, u32> = rows.iter().map(|(_, c)| (c[label].as_str(), 0)).collect();
+    for (i, v) in ids.values_mut().enumerate() {
+        *v = i as u32;
+    }
+    let labels = rows.iter().map(|(_, c)| ids[c[label].as_str()]).collect();
+    Targets::Classes {
+        labels,
+        classes: ids.len(),
+    }
+}
+
+/// Builds the splits of a CSV task.
+pub(crate) fn build_csv(task: &CsvTask, seed: u64) -> Result<Splits> {
+    let (x, n, d_in, targets) = read_csv(&task.path, task.header, task.label_column, task.problem)?;
+    let all = Dataset { x, n, d_in, targets };
+    let source = task.path.display().to_string();
+    let (train, val, probe) = split_loaded(&all, task.sizes, seed, task.standardize, &source)?;
+    let kind = match task.problem {
+        Problem::Regression => "regression".to_string(),
+        Problem::Classification => format!("{} classes", all.d_out()),
+    };
+    let description = format!(
+        "CSV table {} ({n} rows of {d_in} features, {kind}){}",
+        task.path.display(),
+        if task.standardize {
+            ", standardised with train statistics"
+        } else {
+            ""
+        }
+    );
+    Ok(Splits {
+        train,
+        val,
+        probe,
+        description,
+        cluster_of_probe: None,
+    })
+}

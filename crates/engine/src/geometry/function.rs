@@ -1,0 +1,183 @@
+//! Function geometry: per-point Jacobian spectra (SPEC §5.2), aggregated per expert with routing
+//! weights and pooled over experts weighted by routing mass (SPEC §5.3).
+
+use super::Rows;
+use moescope_spectral::{singular_values, spectrum_metrics, SpectrumMetrics, SpectrumOptions};
+
+/// Names of the per-spectrum metrics, in [`values`] order.
+pub(crate) const SPECTRUM_METRICS: [&str; 11] = [
+    "sigma1", "frobenius", "rho_q", "rho_quarter", "energy_q", "alpha", "beta", "erank", "srank", "pr", "numerical_rank",
+];
+
+fn values(m: &SpectrumMetrics) -> [f64; 11] {
+    [m.sigma1, m.frobenius, m.rho_q, m.rho_quarter, m.energy_q, m.alpha, m.beta, m.erank, m.srank, m.pr, m.numerical_rank as f64]
+}
+
+/// Weighted running mean of every spectrum metric over points. A metric that is undefined at a
+/// point (NaN: a dead Jacobian, SPEC §5.1) is left out of that metric's mean and counted.
+#[derive(Clone, Default)]
+pub(crate) struct SpectrumAcc {
+    sum: [f64; 11],
+    weight: [f64; 11],
+    undefined: usize,
+    points: usize,
+    sigma1: Vec<f64>,
+}
+
+impl SpectrumAcc {
+    pub fn add(&mut self, m: &SpectrumMetrics, w: f64) {
+        self.points += 1;
+        if m.dead {
+            self.undefined += 1;
+        }
+        for (k, v) in values(m).into_iter().enumerate() {
+            if v.is_finite() {
+                self.sum[k] += w * v;
+                self.weight[k] += w;
+            }
+        }
+        self.sigma1.push(m.sigma1);
+    }
+
+    /// Emits `family.metric` rows (and the dead-point count and σ1 median).
+    pub fn emit(&self, rows: &mut Rows, family: &str, expert: Option<usize>) {
+        if self.points == 0 {
+            return;
+        }
+        for (k, name) in SPECTRUM_METRICS.iter().enumerate() {
+            if self.weight[k] > 0.0 {
+                rows.push(expert, &format!("{family}.{name}"), self.sum[k] / self.weight[k]);
+            }
+        }
+        rows.push(expert, &format!("{family}.dead_points"), self.undefined as f64);
+        rows.push(expert, &format!("{family}.points"), self.points as f64);
+        rows.push(expert, &format!("{family}.sigma1_median"), median(&self.sigma1));
+    }
+
+    /// Emits only the norm-type metrics (σ1, ‖·‖_F): for gate-scaled Jacobians the ratio-type
+    /// metrics equal those of the unscaled ones.
+    pub fn emit_norms(&self, rows: &mut Rows, family: &str, expert: Option<usize>) {
+        for k in 0..2 {
+            if self.weight[k] > 0.0 {
+                rows.push(expert, &format!("{family}.{}", SPECTRUM_METRICS[k]), self.sum[k] / self.weight[k]);
+            }
+        }
+    }
+}
+
+pub(crate) fn median(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Spectrum of one `rows × cols` Jacobian and its metrics.
+pub(crate) fn spectrum(j: &[f64], rows: usize, cols: usize, opts: &SpectrumOptions) -> moescope_spectral::Result<(Vec<f64>, SpectrumMetrics)> {
+    let sv = singular_values(j, rows, cols)?;
+    let m = spectrum_metrics(&sv, (rows, cols), opts)?;
+    Ok((sv, m))
+}
+
+/// Per-expert Jacobians J_e of all probe points: spectra, gate-scaled spectra, expert averages
+/// J̄_e (SPEC §4.5) and pointwise alignment A2 (SPEC §7).
+pub(crate) struct ExpertJacobians {
+    pub d: usize,
+    pub experts: Vec<SpectrumAcc>,
+    pub pooled: SpectrumAcc,
+    pub scaled: SpectrumAcc,
+    /// Σ_i w_ie J_e(h_i), E × d × d.
+    pub jbar_sum: Vec<f64>,
+    /// Σ_i w_ie, per expert.
+    pub mass: Vec<f64>,
+    /// Σ g_e g_f |cos(J_e, J_f)| and Σ g_e g_f over co-active pairs.
+    a2: (f64, f64),
+    /// Per-point singular values, N × E × d (zeros where the expert is not routed).
+    pub per_point: Vec<f64>,
+}
+
+impl ExpertJacobians {
+    pub fn new(experts: usize, d: usize) -> Self {
+        ExpertJacobians {
+            d,
+            experts: vec![SpectrumAcc::default(); experts],
+            pooled: SpectrumAcc::default(),
+            scaled: SpectrumAcc::default(),
+            jbar_sum: vec![0.0; experts * d * d],
+            mass: vec![0.0; experts],
+            a2: (0.0, 0.0),
+            per_point: Vec::new(),
+        }
+    }
+
+    /// Adds one chunk: `jac` is n × E × d × d, `weights`, `gates` and `selected` n × E.
+    pub fn add_chunk(&mut self, jac: &[f64], weights: &[f64], gates: &[f64], selected: &[f64], opts: &SpectrumOptions) -> moescope_spectral::Result<()> {
+        let (d, e_count) = (self.d, self.experts.len());
+        let n = weights.len() / e_count;
+        for i in 0..n {
+            for e in 0..e_count {
+                let w = weights[i * e_count + e];
+                let j = &jac[(i * e_count + e) * d * d..][..d * d];
+                if w <= 0.0 || selected[i * e_count + e] == 0.0 {
+                    self.per_point.extend(std::iter::repeat_n(0.0, d));
+                    continue;
+                }
+                let (sv, m) = spectrum(j, d, d, opts)?;
+                self.experts[e].add(&m, w);
+                self.pooled.add(&m, w);
+                let g = gates[i * e_count + e];
+                let scaled = scale_metrics(&m, g);
+                self.scaled.add(&scaled, w);
+                self.per_point.extend_from_slice(&sv);
+                self.mass[e] += w;
+                for (acc, x) in self.jbar_sum[e * d * d..][..d * d].iter_mut().zip(j) {
+                    *acc += w * x;
+                }
+            }
+            self.add_pointwise_alignment(&jac[i * e_count * d * d..][..e_count * d * d], &gates[i * e_count..][..e_count], &selected[i * e_count..][..e_count]);
+        }
+        Ok(())
+    }
+
+    fn add_pointwise_alignment(&mut self, jac: &[f64], gates: &[f64], selected: &[f64]) {
+        let dd = self.d * self.d;
+        for e in 0..gates.len() {
+            for f in e + 1..gates.len() {
+                if selected[e] == 0.0 || selected[f] == 0.0 {
+                    continue;
+                }
+                let w = gates[e] * gates[f];
+                if let Ok(c) = moescope_spectral::frobenius_cosine(&jac[e * dd..][..dd], &jac[f * dd..][..dd]) {
+                    self.a2.0 += w * c.abs();
+                    self.a2.1 += w;
+                }
+            }
+        }
+    }
+
+    /// Mean |A2| (NaN when no two experts are ever co-active, e.g. Top-1).
+    pub fn a2_mean_abs(&self) -> f64 {
+        self.a2.0 / self.a2.1
+    }
+
+    /// J̄_e = Σ_i w_ie J_e / Σ_i w_ie, or `None` for an expert that received no mass.
+    pub fn jbar(&self, e: usize) -> Option<Vec<f64>> {
+        let dd = self.d * self.d;
+        (self.mass[e] > 0.0).then(|| self.jbar_sum[e * dd..][..dd].iter().map(|x| x / self.mass[e]).collect())
+    }
+}
+
+/// Metrics of g·J from those of J: singular values scale by g, ratios do not change.
+fn scale_metrics(m: &SpectrumMetrics, g: f64) -> SpectrumMetrics {
+    let mut s = m.clone();
+    s.sigma1 *= g;
+    s.frobenius *= g;
+    s
+}

@@ -1,0 +1,110 @@
+//! Representation geometry (SPEC §6): weighted PCA of the routed hidden states h, with routing
+//! weights as soft-cluster responsibilities, the support rule, and between-expert subspaces.
+
+use super::{Array, Rows};
+use moescope_spectral::{compare_subspaces, min_support, pca, weighted_covariance, Pca};
+
+/// Options of the weighted PCA.
+pub(crate) struct PcaOptions {
+    pub unbiased: bool,
+    pub subspace_rank: usize,
+}
+
+/// Per-expert PCA of `h` (n × d) under responsibilities `w` (n × k). Emits `family.*` rows per
+/// expert and their routing-mass-weighted means over supported experts, the subspace overlaps
+/// among supported experts (`subspace_family.*`), and returns arrays for the figures.
+pub(crate) fn weighted_pca(h: &[f64], n: usize, d: usize, w: &[f64], k: usize, opts: &PcaOptions, rows: &mut Rows, family: &str, subspace_family: &str) -> moescope_spectral::Result<Vec<Array>> {
+    let mut supported: Vec<(usize, f64, Pca)> = Vec::new();
+    let mut under = 0usize;
+    let mut cev = vec![0.0; k * d];
+    for e in 0..k {
+        let we: Vec<f64> = (0..n).map(|i| w[i * k + e]).collect();
+        let mass: f64 = we.iter().sum();
+        if mass <= 0.0 {
+            under += 1;
+            rows.push(Some(e), &format!("{family}.n_eff"), 0.0);
+            continue;
+        }
+        let cov = weighted_covariance(h, n, d, &we, opts.unbiased)?;
+        rows.push(Some(e), &format!("{family}.n_eff"), cov.n_eff);
+        let p = pca(&cov.cov, d)?;
+        cev[e * d..][..d].copy_from_slice(&p.cev);
+        if cov.n_eff < min_support(d) {
+            under += 1;
+            continue;
+        }
+        emit_pca(rows, family, Some(e), &p);
+        supported.push((e, mass, p));
+    }
+    rows.push(None, &format!("{family}.under_supported"), under as f64);
+    rows.push(None, &format!("{family}.supported"), supported.len() as f64);
+    emit_weighted_means(rows, family, &supported);
+    let overlap = subspace_overlaps(&supported, d, k, opts.subspace_rank, rows, subspace_family)?;
+    Ok(vec![
+        Array { name: format!("{family}_cev"), shape: vec![k, d], data: cev },
+        Array { name: format!("{subspace_family}_overlap"), shape: vec![k, k], data: overlap },
+    ])
+}
+
+/// Unweighted PCA of all of `h` (SPEC §6.3 Σ_D, §6.4 Σ_all).
+pub(crate) fn global_pca(h: &[f64], n: usize, d: usize, rows: &mut Rows, family: &str) -> moescope_spectral::Result<Array> {
+    let cov = weighted_covariance(h, n, d, &vec![1.0; n], false)?;
+    let p = pca(&cov.cov, d)?;
+    emit_pca(rows, family, None, &p);
+    Ok(Array { name: format!("{family}_cev"), shape: vec![d], data: p.cev.clone() })
+}
+
+fn emit_pca(rows: &mut Rows, family: &str, expert: Option<usize>, p: &Pca) {
+    for (name, v) in pca_values(p) {
+        rows.push(expert, &format!("{family}.{name}"), v);
+    }
+}
+
+fn pca_values(p: &Pca) -> [(&'static str, f64); 6] {
+    [
+        ("erank", p.erank),
+        ("erank_sigma", p.erank_sigma),
+        ("pr", p.pr),
+        ("k90", p.k90 as f64),
+        ("k95", p.k95 as f64),
+        ("total_variance", p.total_variance),
+    ]
+}
+
+fn emit_weighted_means(rows: &mut Rows, family: &str, supported: &[(usize, f64, Pca)]) {
+    let total: f64 = supported.iter().map(|s| s.1).sum();
+    if supported.is_empty() || total <= 0.0 {
+        return;
+    }
+    for k in 0..6 {
+        let mean = supported.iter().map(|(_, m, p)| m * pca_values(p)[k].1).sum::<f64>() / total;
+        rows.push(None, &format!("{family}.{}", pca_values(&supported[0].2)[k].0), mean);
+    }
+}
+
+/// Pairwise §6.5 comparisons of the top-r principal subspaces; returns the k × k overlap matrix
+/// (1 on the diagonal, 0 where an expert is under-supported).
+fn subspace_overlaps(supported: &[(usize, f64, Pca)], d: usize, k: usize, r: usize, rows: &mut Rows, family: &str) -> moescope_spectral::Result<Vec<f64>> {
+    let mut matrix = vec![0.0; k * k];
+    let (mut sum_o, mut sum_g, mut sum_p, mut pairs) = (0.0, 0.0, 0.0, 0usize);
+    for (a, (ea, _, pa)) in supported.iter().enumerate() {
+        matrix[ea * k + ea] = 1.0;
+        for (eb, _, pb) in &supported[a + 1..] {
+            let c = compare_subspaces(&pa.eigenvectors, &pb.eigenvectors, d, r)?;
+            matrix[ea * k + eb] = c.overlap;
+            matrix[eb * k + ea] = c.overlap;
+            sum_o += c.overlap;
+            sum_g += c.grassmann;
+            sum_p += c.projection;
+            pairs += 1;
+        }
+    }
+    if pairs > 0 {
+        let p = pairs as f64;
+        rows.push(None, &format!("{family}.overlap"), sum_o / p);
+        rows.push(None, &format!("{family}.grassmann"), sum_g / p);
+        rows.push(None, &format!("{family}.projection"), sum_p / p);
+        rows.push(None, &format!("{family}.chance"), r as f64 / d as f64);
+    }
+    Ok(matrix)
+}

@@ -1,0 +1,332 @@
+//! One job: one architecture trained and probed on one seed.
+//!
+//! Stages: `train` → `probe` (Jacobians and hidden states, chunked) → `spectral` (metrics).
+//! Every stage boundary checks finiteness; a failure names the stage and ends this job only.
+
+use crate::geometry::function::{spectrum, ExpertJacobians, SpectrumAcc};
+use crate::geometry::representation::{global_pca, weighted_pca, PcaOptions};
+use crate::geometry::{alignment, routing, Array, Rows};
+use crate::tensors::{host_f64, SeedTensors};
+use candle_core::{DType, Device, Tensor};
+use moescope_config::{Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, WeightMode};
+use moescope_model::{Model, ModelSpec, TrainOptions, TrainReport};
+use moescope_records::{CurveRow, MetricRow};
+use moescope_spectral::{diagonal_gmm_responsibilities, GmmOptions, SpectrumOptions};
+use std::time::Instant;
+
+/// What one finished job hands back to the run.
+pub(crate) struct JobOutput {
+    pub rows: Vec<MetricRow>,
+    pub curve: Vec<CurveRow>,
+    pub arrays: Vec<Array>,
+    pub stage_seconds: Vec<(&'static str, f64)>,
+    pub model: Model,
+}
+
+/// A failed stage and its message.
+pub(crate) struct StageFailure {
+    pub stage: &'static str,
+    pub message: String,
+}
+
+fn fail<E: std::fmt::Display>(stage: &'static str) -> impl Fn(E) -> StageFailure {
+    move |e| StageFailure { stage, message: e.to_string() }
+}
+
+/// Trains and probes `arch` on `seed`. `on_step(stage, done, total)` reports progress.
+pub(crate) fn run(exp: &Experiment, arch: &Architecture, seed: u64, data: &SeedTensors, device: &Device, on_step: &mut dyn FnMut(&str, usize, usize)) -> Result<JobOutput, StageFailure> {
+    let mut stage_seconds = Vec::new();
+    let t0 = Instant::now();
+    let spec = ModelSpec::new(&exp.model, arch, data.d_in, data.d_out).map_err(fail("train"))?;
+    let mut model = Model::new(spec, seed, device).map_err(fail("train"))?;
+    let opts = TrainOptions::from(&exp.train);
+    let report = moescope_model::train(&mut model, &data.train, &opts, seed, &mut |s, n| on_step("train", s, n)).map_err(fail("train"))?;
+    stage_seconds.push(("train", t0.elapsed().as_secs_f64()));
+    let mut rows = Rows::new(&arch.name, seed);
+    fit_rows(&mut rows, &report, &model, arch, exp.model.d);
+    let curve = report
+        .curve
+        .iter()
+        .map(|p| CurveRow { model: arch.name.clone(), seed, step: p.step, train_loss: p.train_loss, val_loss: p.val_loss })
+        .collect();
+    let mut probe = Probe::new(exp, arch, seed, &model, &data.x_probe).map_err(fail("probe"))?;
+    let arrays = probe.run(&mut rows, on_step)?;
+    stage_seconds.push(("probe", probe.probe_seconds));
+    stage_seconds.push(("spectral", probe.spectral_seconds));
+    Ok(JobOutput { rows: rows.rows, curve, arrays, stage_seconds, model })
+}
+
+fn fit_rows(rows: &mut Rows, report: &TrainReport, model: &Model, arch: &Architecture, d: usize) {
+    rows.push(None, "fit.train_loss", report.final_train_loss);
+    rows.push(None, "fit.val_loss", report.final_val_loss);
+    rows.push(None, "fit.steps", report.steps_run as f64);
+    let counts = model.param_counts();
+    rows.push(None, "params.total", counts.total as f64);
+    rows.push(None, "params.active", counts.active as f64);
+    let (ffn_total, ffn_active) = arch.ffn_params(d);
+    rows.push(None, "params.ffn_total", ffn_total as f64);
+    rows.push(None, "params.ffn_active", ffn_active as f64);
+    rows.push(None, "params.router", arch.router_params(d) as f64);
+}
+
+/// The probe of one trained model: streams the probe set in chunks.
+struct Probe<'a> {
+    exp: &'a Experiment,
+    arch: &'a Architecture,
+    seed: u64,
+    model: Model,
+    x: Tensor,
+    spectrum: SpectrumOptions,
+    probe_seconds: f64,
+    spectral_seconds: f64,
+}
+
+impl<'a> Probe<'a> {
+    fn new(exp: &'a Experiment, arch: &'a Architecture, seed: u64, model: &Model, x_probe: &Tensor) -> candle_core::Result<Self> {
+        let dtype = match exp.probe.precision {
+            Precision::F64 => DType::F64,
+            Precision::F32 => DType::F32,
+        };
+        let model = model.to_dtype(dtype).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let x = x_probe.to_dtype(dtype)?;
+        let spectrum = SpectrumOptions { decay_q: exp.probe.decay_q };
+        Ok(Probe { exp, arch, seed, model, x, spectrum, probe_seconds: 0.0, spectral_seconds: 0.0 })
+    }
+
+    fn run(&mut self, rows: &mut Rows, on_step: &mut dyn FnMut(&str, usize, usize)) -> Result<Vec<Array>, StageFailure> {
+        let (n, d) = (self.x.dim(0).map_err(fail("probe"))?, self.exp.model.d);
+        let experts = self.arch.experts;
+        let mut state = ProbeState::new(experts, d, self.is_dense().then_some(self.exp.model.experts));
+        let chunk = self.exp.probe.chunk;
+        for start in (0..n).step_by(chunk) {
+            let len = chunk.min(n - start);
+            let x = self.x.narrow(0, start, len).map_err(fail("probe"))?;
+            self.chunk(&x, &mut state)?;
+            on_step("probe", start + len, n);
+        }
+        let t = Instant::now();
+        let arrays = self.finish(state, rows).map_err(fail("spectral"))?;
+        self.spectral_seconds += t.elapsed().as_secs_f64();
+        Ok(arrays)
+    }
+
+    fn is_dense(&self) -> bool {
+        self.arch.routing == Routing::Dense
+    }
+
+    /// One chunk: Jacobians on the device, then host spectra.
+    fn chunk(&mut self, x: &Tensor, st: &mut ProbeState) -> Result<(), StageFailure> {
+        let t = Instant::now();
+        let host = self.jacobians(x).map_err(fail("probe"))?;
+        self.probe_seconds += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        st.add(host, &self.spectrum, self.exp.probe.avg_weight, self.dims()).map_err(fail("spectral"))?;
+        self.spectral_seconds += t.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    fn dims(&self) -> (usize, usize, usize) {
+        let s = self.model.spec();
+        (s.d, s.d_out, s.d_in)
+    }
+
+    /// Everything the spectral stage needs from one chunk, copied to the host once.
+    fn jacobians(&self, x: &Tensor) -> moescope_probe::Result<HostChunk> {
+        let h = self.model.encode(x)?; // (n, d)
+        let lj = match self.exp.probe.jacobian {
+            JacobianPath::ClosedForm => moescope_probe::layer_jacobians(&self.model, &h)?,
+            JacobianPath::Autograd => moescope_probe::layer_jacobians_autograd(&self.model, &h, self.exp.probe.chunk)?,
+        };
+        let model_j = match self.exp.probe.jacobian {
+            JacobianPath::ClosedForm => moescope_probe::model_jacobian(&self.model, x)?,
+            JacobianPath::Autograd => moescope_probe::model_jacobian_autograd(&self.model, x, self.exp.probe.chunk)?,
+        };
+        let groups = match self.is_dense() {
+            true => Some(host_f64(&self.dense_groups(&h)?)?),
+            false => None,
+        };
+        Ok(HostChunk {
+            h: host_f64(&h)?,
+            expert: host_f64(&lj.expert)?,
+            full: host_f64(&lj.full)?,
+            gates: host_f64(&lj.gates)?,
+            selected: host_f64(&lj.selected)?,
+            margin: lj.margin.as_ref().map(host_f64).transpose()?,
+            model: host_f64(&model_j)?,
+            groups,
+        })
+    }
+
+    fn dense_groups(&self, h: &Tensor) -> moescope_probe::Result<Tensor> {
+        let g = self.exp.model.experts;
+        let perm = match self.exp.probe.dense_groups {
+            GroupOrder::Index => None,
+            GroupOrder::Random => Some(permutation(self.arch.hidden, moescope_config::derive_seed(self.seed, "probe/groups"))),
+        };
+        moescope_probe::dense_group_jacobians(&self.model, h, g, perm.as_deref())
+    }
+
+    fn finish(&self, st: ProbeState, rows: &mut Rows) -> moescope_spectral::Result<Vec<Array>> {
+        let d = self.exp.model.d;
+        let r = self.exp.probe.subspace_rank;
+        let mut arrays = st.emit_function(rows, self.is_dense());
+        let jbars: Vec<Option<Vec<f64>>> = (0..st.expert.mass.len()).map(|e| st.expert.jbar(e)).collect();
+        if !self.is_dense() {
+            arrays.push(alignment::emit(&jbars, d, r, rows, "align")?);
+        }
+        if let Some(groups) = &st.groups {
+            let gbars: Vec<Option<Vec<f64>>> = (0..groups.mass.len()).map(|e| groups.jbar(e)).collect();
+            arrays.push(alignment::emit(&gbars, d, r, rows, "align_group")?);
+        }
+        arrays.extend(self.representation(&st, rows)?);
+        if !self.is_dense() {
+            routing::emit(&st.gates, self.arch.experts, st.margin.as_deref(), self.exp.probe.boundary_margin, rows)?;
+        }
+        Ok(arrays)
+    }
+
+    /// SPEC §6: weighted PCA per expert (or the cluster-matched control for dense), plus the
+    /// unweighted global PCA.
+    fn representation(&self, st: &ProbeState, rows: &mut Rows) -> moescope_spectral::Result<Vec<Array>> {
+        let d = self.exp.model.d;
+        let n = st.h.len() / d;
+        let opts = PcaOptions { unbiased: self.exp.probe.unbiased, subspace_rank: self.exp.probe.subspace_rank };
+        let mut arrays = vec![global_pca(&st.h, n, d, rows, "rep_global")?];
+        if self.is_dense() {
+            let k = self.exp.model.experts;
+            let gmm = GmmOptions::new(k);
+            let resp = diagonal_gmm_responsibilities(&st.h, n, d, &gmm)?;
+            arrays.extend(weighted_pca(&st.h, n, d, &resp, k, &opts, rows, "rep_cluster", "subspace_cluster")?);
+        } else {
+            let w = pca_weights(&st.gates, self.arch.experts, self.exp.probe.weight_mode, self.exp.probe.gate_power);
+            arrays.extend(weighted_pca(&st.h, n, d, &w, self.arch.experts, &opts, rows, "rep", "subspace")?);
+        }
+        Ok(arrays)
+    }
+}
+
+/// SPEC §6.1 `weight_mode`.
+fn pca_weights(gates: &[f64], experts: usize, mode: WeightMode, gamma: f64) -> Vec<f64> {
+    match mode {
+        WeightMode::Gate => gates.to_vec(),
+        WeightMode::GatePower => gates.iter().map(|g| g.powf(gamma)).collect(),
+        WeightMode::HardArgmax => gates
+            .chunks(experts)
+            .flat_map(|g| {
+                // Ties go to the lower index, as in routing.
+                let best = g.iter().enumerate().fold(0, |b, (e, &v)| if v > g[b] { e } else { b });
+                (0..experts).map(move |e| if e == best { 1.0 } else { 0.0 })
+            })
+            .collect(),
+    }
+}
+
+/// A seeded Fisher–Yates permutation (for random dense-partition groups).
+fn permutation(n: usize, seed: u64) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..n).collect();
+    let mut s = seed;
+    for i in (1..n).rev() {
+        s = moescope_config::derive_seed(s, "shuffle");
+        p.swap(i, (s % (i as u64 + 1)) as usize);
+    }
+    p
+}
+
+/// Host copies of one chunk.
+struct HostChunk {
+    h: Vec<f64>,
+    expert: Vec<f64>,
+    full: Vec<f64>,
+    gates: Vec<f64>,
+    selected: Vec<f64>,
+    margin: Option<Vec<f64>>,
+    model: Vec<f64>,
+    groups: Option<Vec<f64>>,
+}
+
+/// Accumulators over all chunks of the probe set.
+struct ProbeState {
+    expert: ExpertJacobians,
+    groups: Option<ExpertJacobians>,
+    full: SpectrumAcc,
+    model: SpectrumAcc,
+    full_sv: Vec<f64>,
+    h: Vec<f64>,
+    gates: Vec<f64>,
+    margin: Option<Vec<f64>>,
+}
+
+impl ProbeState {
+    fn new(experts: usize, d: usize, groups: Option<usize>) -> Self {
+        ProbeState {
+            expert: ExpertJacobians::new(experts, d),
+            groups: groups.map(|g| ExpertJacobians::new(g, d)),
+            full: SpectrumAcc::default(),
+            model: SpectrumAcc::default(),
+            full_sv: Vec::new(),
+            h: Vec::new(),
+            gates: Vec::new(),
+            margin: None,
+        }
+    }
+
+    fn add(&mut self, c: HostChunk, opts: &SpectrumOptions, avg: AvgWeight, (d, d_out, d_in): (usize, usize, usize)) -> moescope_spectral::Result<()> {
+        let weights = match avg {
+            AvgWeight::Gate => c.gates.clone(),
+            AvgWeight::UniformRouted => c.selected.clone(),
+        };
+        self.expert.add_chunk(&c.expert, &weights, &c.gates, &c.selected, opts)?;
+        if let (Some(acc), Some(j)) = (self.groups.as_mut(), c.groups.as_ref()) {
+            let n = c.h.len() / d;
+            let g = acc.mass.len();
+            let ones = vec![1.0; n * g];
+            acc.add_chunk(j, &ones, &ones, &ones, opts)?;
+        }
+        for j in c.full.chunks(d * d) {
+            let (sv, m) = spectrum(j, d, d, opts)?;
+            self.full.add(&m, 1.0);
+            self.full_sv.extend_from_slice(&sv);
+        }
+        for j in c.model.chunks(d_out * d_in) {
+            self.model.add(&spectrum(j, d_out, d_in, opts)?.1, 1.0);
+        }
+        self.h.extend_from_slice(&c.h);
+        self.gates.extend_from_slice(&c.gates);
+        if let Some(m) = c.margin {
+            self.margin.get_or_insert_with(Vec::new).extend_from_slice(&m);
+        }
+        Ok(())
+    }
+
+    /// Function-geometry rows and per-point spectra arrays.
+    fn emit_function(&self, rows: &mut Rows, dense: bool) -> Vec<Array> {
+        let (e_count, d) = (self.expert.experts.len(), self.expert.d);
+        for (e, acc) in self.expert.experts.iter().enumerate() {
+            if !dense {
+                acc.emit(rows, "jac_expert", Some(e));
+            }
+        }
+        self.expert.pooled.emit(rows, "jac_expert", None);
+        self.expert.scaled.emit_norms(rows, "jac_scaled", None);
+        self.full.emit(rows, "jac_full", None);
+        self.model.emit(rows, "jac_model", None);
+        if !dense {
+            rows.push(None, "align.a2_mean_abs", self.expert.a2_mean_abs());
+        }
+        let n = self.h.len() / d;
+        let mut arrays = vec![
+            Array { name: "jac_expert_sv".into(), shape: vec![n, e_count, d], data: self.expert.per_point.clone() },
+            Array { name: "jac_full_sv".into(), shape: vec![n, d], data: self.full_sv.clone() },
+            Array { name: "gates".into(), shape: vec![n, e_count], data: self.gates.clone() },
+        ];
+        if let Some(g) = &self.groups {
+            for (e, acc) in g.experts.iter().enumerate() {
+                acc.emit(rows, "jac_group", Some(e));
+            }
+            g.pooled.emit(rows, "jac_group", None);
+            let k = g.experts.len();
+            arrays.push(Array { name: "jac_group_sv".into(), shape: vec![n, k, d], data: g.per_point.clone() });
+        }
+        arrays
+    }
+}

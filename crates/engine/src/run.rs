@@ -1,0 +1,269 @@
+//! The run: a folder, data per seed, jobs over (architecture, seed) on worker threads, records
+//! rewritten after every job (so a crash keeps what finished), and the summary at the end.
+
+use crate::job::{self, JobOutput, StageFailure};
+use crate::tensors::SeedTensors;
+use crate::{device, Error, Result};
+use candle_core::Device;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use moescope_config::Experiment;
+use moescope_records::{write_curves, write_metrics, write_npy, CurveRow, JobRecord, JobStatus, Manifest, MetricRow, ParamCountRecord, StageTime};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// How to run (everything that is not the experiment itself).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run folder; `None` = `<output.root>/<name>-<UTC time>`.
+    pub out: Option<PathBuf>,
+    /// Jobs run at once (each single-threaded).
+    pub jobs: usize,
+    /// The command line, for the manifest.
+    pub command: Vec<String>,
+    /// Versions of moescope and its key dependencies, for the manifest.
+    pub versions: BTreeMap<String, String>,
+    /// Git commit of the build.
+    pub git_commit: String,
+    /// Draw progress bars.
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Number of (architecture, seed) jobs.
+    pub jobs: usize,
+    /// Failed jobs: (model, seed, stage, message).
+    pub failed: Vec<(String, u64, String, String)>,
+}
+
+/// Runs `exp` and writes its folder. Job failures are recorded, not returned; setup, data and
+/// I/O failures are errors.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let device = device::open(exp.device)?;
+    // Data first: bad input files fail before anything is written.
+    let t = Instant::now();
+    let data = build_data(exp, &device)?;
+    let data_seconds = t.elapsed().as_secs_f64();
+    let dir = prepare_dir(exp, opts)?;
+    let mut manifest = initial_manifest(exp, opts, &device);
+    manifest.stages.push(StageTime { stage: "data".into(), seconds: data_seconds });
+    moescope_records::write_atomic(&dir.join("config.yaml"), exp.to_yaml().as_bytes())?;
+    manifest.write(&dir)?;
+    tracing::info!(dir = %dir.display(), device = %exp.device, "run started");
+
+    let plan: Vec<(usize, usize)> = (0..exp.seeds.len()).flat_map(|s| (0..exp.architectures.len()).map(move |a| (a, s))).collect();
+    let state = Mutex::new(Collected::new(plan.len(), manifest));
+    let bars = Bars::new(plan.len(), opts.progress);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.clamp(1, plan.len()) {
+            scope.spawn(|| worker(exp, &plan, &data, &device, &next, &state, &bars, &dir));
+        }
+    });
+    bars.main.finish_and_clear();
+    let mut collected = state.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = collected.io_error.take() {
+        return Err(e);
+    }
+    let t = Instant::now();
+    moescope_report::write_summary(&dir)?;
+    collected.add_stage("report", t.elapsed().as_secs_f64());
+    collected.manifest.wall_seconds = started.elapsed().as_secs_f64();
+    collected.manifest.write(&dir)?;
+    let failed = collected.manifest.failures().map(|(m, s, st, msg)| (m.to_string(), s, st.to_string(), msg.to_string())).collect();
+    Ok(RunOutcome { dir, jobs: plan.len(), failed })
+}
+
+fn build_data(exp: &Experiment, device: &Device) -> Result<Vec<SeedTensors>> {
+    exp.seeds
+        .iter()
+        .map(|&seed| {
+            let splits = moescope_data::build(&exp.task, seed).map_err(|source| Error::Data { seed, source })?;
+            Ok(SeedTensors::new(&splits, device)?)
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker(exp: &Experiment, plan: &[(usize, usize)], data: &[SeedTensors], device: &Device, next: &AtomicUsize, state: &Mutex<Collected>, bars: &Bars, dir: &Path) {
+    let bar = bars.worker();
+    loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some(&(a, s)) = plan.get(i) else { break };
+        let (arch, seed) = (&exp.architectures[a], exp.seeds[s]);
+        let t = Instant::now();
+        let result = job::run(exp, arch, seed, &data[s], device, &mut |stage, done, total| {
+            bar.set_message(format!("{} seed {seed}: {stage} {done}/{total}", arch.name));
+        });
+        let seconds = t.elapsed().as_secs_f64();
+        if let Err(f) = &result {
+            tracing::error!(model = %arch.name, seed, stage = f.stage, "{}", f.message);
+        }
+        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        st.finish(i, &arch.name, seed, seconds, result, dir);
+        bars.main.inc(1);
+    }
+    bar.finish_and_clear();
+}
+
+/// Results gathered so far; rewritten to disk after every job, in plan order.
+struct Collected {
+    manifest: Manifest,
+    rows: Vec<Vec<MetricRow>>,
+    curves: Vec<Vec<CurveRow>>,
+    stages: BTreeMap<&'static str, f64>,
+    io_error: Option<Error>,
+}
+
+impl Collected {
+    fn new(jobs: usize, manifest: Manifest) -> Self {
+        Collected { manifest, rows: vec![Vec::new(); jobs], curves: vec![Vec::new(); jobs], stages: BTreeMap::new(), io_error: None }
+    }
+
+    fn add_stage(&mut self, stage: &str, seconds: f64) {
+        match self.manifest.stages.iter_mut().find(|s| s.stage == stage) {
+            Some(s) => s.seconds += seconds,
+            None => self.manifest.stages.push(StageTime { stage: stage.into(), seconds }),
+        }
+    }
+
+    fn finish(&mut self, i: usize, model: &str, seed: u64, seconds: f64, result: std::result::Result<JobOutput, StageFailure>, dir: &Path) {
+        let status = match result {
+            Ok(out) => match self.save_job(i, model, seed, out, dir) {
+                Ok(()) => JobStatus::Done,
+                Err(e) => JobStatus::Failed { stage: "write".into(), message: e.to_string() },
+            },
+            Err(f) => JobStatus::Failed { stage: f.stage.into(), message: f.message },
+        };
+        self.manifest.jobs.push(JobRecord { model: model.to_string(), seed, status, seconds });
+        if let Err(e) = self.flush(dir) {
+            self.io_error.get_or_insert(e);
+        }
+    }
+
+    fn save_job(&mut self, i: usize, model: &str, seed: u64, out: JobOutput, dir: &Path) -> Result<()> {
+        if self.manifest.config["output"]["checkpoints"].as_bool().unwrap_or(true) {
+            let path = dir.join("checkpoints").join(format!("{model}_s{seed}.safetensors"));
+            save_checkpoint(&out.model, &path)?;
+        }
+        if self.manifest.config["output"]["npy"].as_bool().unwrap_or(true) {
+            for a in &out.arrays {
+                write_npy(&dir.join("spectra").join(format!("{model}_s{seed}_{}.npy", a.name)), &a.shape, &a.data)?;
+            }
+        }
+        for (stage, s) in &out.stage_seconds {
+            *self.stages.entry(stage).or_default() += s;
+        }
+        self.rows[i] = out.rows;
+        self.curves[i] = out.curve;
+        if !self.manifest.params.iter().any(|p| p.model == model) {
+            self.manifest.params.push(param_record(model, &self.rows[i]));
+            let order = |m: &str| self.manifest.config["architectures"].as_array().and_then(|a| a.iter().position(|x| x == m));
+            let mut params = std::mem::take(&mut self.manifest.params);
+            params.sort_by_key(|p| order(&p.model));
+            self.manifest.params = params;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, dir: &Path) -> Result<()> {
+        for (stage, s) in std::mem::take(&mut self.stages) {
+            self.add_stage(stage, s);
+        }
+        let rows: Vec<MetricRow> = self.rows.iter().flatten().cloned().collect();
+        write_metrics(dir, &rows)?;
+        write_curves(dir, &self.curves.iter().flatten().cloned().collect::<Vec<_>>())?;
+        self.manifest.write(dir)?;
+        Ok(())
+    }
+}
+
+fn param_record(model: &str, rows: &[MetricRow]) -> ParamCountRecord {
+    let get = |m: &str| rows.iter().find(|r| r.metric == m && r.expert.is_none()).map_or(0, |r| r.value as usize);
+    ParamCountRecord { model: model.to_string(), total: get("params.total"), active: get("params.active"), ffn_total: get("params.ffn_total"), router: get("params.router") }
+}
+
+/// Saves through a temporary name so a crash never leaves a truncated checkpoint.
+fn save_checkpoint(model: &moescope_model::Model, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output { path: dir.to_path_buf(), message: e.to_string() })?;
+    let tmp = path.with_extension("safetensors.tmp");
+    model.save(&tmp).map_err(|e| Error::Output { path: tmp.clone(), message: e.to_string() })?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() })
+}
+
+fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
+    let dir = match &opts.out {
+        Some(d) => d.clone(),
+        None => {
+            let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string().replace(':', "-");
+            unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)))
+        }
+    };
+    let err = |e: std::io::Error| Error::Output { path: dir.clone(), message: e.to_string() };
+    if dir.join("manifest.json").exists() {
+        return Err(Error::Output { path: dir.clone(), message: "already holds a run (manifest.json); choose another --out so nothing is overwritten".into() });
+    }
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    Ok(dir)
+}
+
+/// `base`, or `base-2`, `base-3`, … if taken.
+fn unique(base: &Path) -> PathBuf {
+    let mut dir = base.to_path_buf();
+    let mut i = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("{}-{i}", base.display()));
+        i += 1;
+    }
+    dir
+}
+
+fn initial_manifest(exp: &Experiment, opts: &RunOptions, device: &Device) -> Manifest {
+    Manifest {
+        schema_version: moescope_records::SCHEMA_VERSION,
+        name: exp.name.clone(),
+        started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        config: serde_json::to_value(&exp.raw).unwrap_or_default(),
+        seeds: exp.seeds.clone(),
+        device: exp.device.to_string(),
+        device_info: device::describe(device),
+        versions: opts.versions.clone(),
+        git_commit: opts.git_commit.clone(),
+        command: opts.command.clone(),
+        params: Vec::new(),
+        stages: Vec::new(),
+        jobs: Vec::new(),
+        wall_seconds: 0.0,
+    }
+}
+
+/// The overall bar and one spinner line per worker.
+struct Bars {
+    multi: MultiProgress,
+    main: ProgressBar,
+}
+
+impl Bars {
+    fn new(jobs: usize, show: bool) -> Self {
+        let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let style = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs  {elapsed_precise} (eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar());
+        let main = multi.add(ProgressBar::new(jobs as u64).with_style(style));
+        Bars { multi, main }
+    }
+
+    fn worker(&self) -> ProgressBar {
+        let style = ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bar = self.multi.add(ProgressBar::new_spinner().with_style(style));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    }
+}

@@ -1,0 +1,21 @@
+/// Errors while building a report; each names the file involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A record file could not be read or written.
+    #[error(transparent)]
+    Records(#[from] moescope_records::Error),
+    /// A statistic could not be computed.
+    #[error("statistics for `{metric}` ({models}): {message}")]
+    Stats {
+        /// Metric.
+        metric: String,
+        /// Models involved.
+        models: String,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,162 @@
+//! `summary.md`, `table1.csv` and `table2.csv` of a run folder.
+
+use crate::tables::{comparisons, paired_table, per_seed, table1, PairedRow, Table1, Table1Options, TABLE1_METRICS};
+use crate::Result;
+use moescope_records::{read_metrics_jsonl, write_atomic, Manifest, MetricRow};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Reads `dir`'s manifest and metrics and writes `summary.md`, `table1.csv` and `table2.csv`.
+pub fn write_summary(dir: &Path) -> Result<()> {
+    let manifest = Manifest::read(dir)?;
+    let rows = read_metrics_jsonl(&dir.join("metrics.jsonl"))?;
+    let models = model_order(&manifest);
+    let stats = &manifest.config["stats"];
+    let level = 0.95;
+    let t1 = table1(&rows, &models, &Table1Options { level });
+    let resamples = stats["bootstrap"].as_u64().unwrap_or(10_000) as usize;
+    let t2 = paired_table(&rows, &comparisons(&models), resamples, level);
+    let fit_margin = stats["fit_margin"].as_f64().unwrap_or(0.2);
+
+    let mut md = header(&manifest);
+    md.push_str(&fit_check(&rows, &models, fit_margin));
+    md.push_str(&failures(&manifest));
+    md.push_str(&table1_markdown(&t1, &models));
+    md.push_str(&table2_markdown(&t2));
+    write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    write_atomic(&dir.join("table1.csv"), table1_csv(&t1, &models).as_bytes())?;
+    write_atomic(&dir.join("table2.csv"), table2_csv(&t2).as_bytes())?;
+    Ok(())
+}
+
+/// Architectures in config order.
+fn model_order(m: &Manifest) -> Vec<String> {
+    m.config["architectures"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
+fn header(m: &Manifest) -> String {
+    let mut s = format!("# moescope run `{}`\n\n", m.name);
+    let _ = writeln!(s, "- seeds: {:?}", m.seeds);
+    let _ = writeln!(s, "- device: {}", m.device);
+    let _ = writeln!(s, "- moescope {} (commit {})", m.versions.get("moescope").map_or("?", |v| v.as_str()), m.git_commit);
+    let _ = writeln!(s, "- task: {}", m.config["task"]["kind"].as_str().unwrap_or("?"));
+    s.push('\n');
+    s
+}
+
+/// SPEC §3: geometry is only comparable when the fits are.
+fn fit_check(rows: &[MetricRow], models: &[String], margin: f64) -> String {
+    let means: Vec<(String, f64)> = models
+        .iter()
+        .filter_map(|m| {
+            let v: Vec<f64> = per_seed(rows, m, "fit.val_loss").into_values().collect();
+            (!v.is_empty()).then(|| (m.clone(), v.iter().sum::<f64>() / v.len() as f64))
+        })
+        .collect();
+    let (Some(lo), Some(hi)) = (
+        means.iter().min_by(|a, b| a.1.total_cmp(&b.1)),
+        means.iter().max_by(|a, b| a.1.total_cmp(&b.1)),
+    ) else {
+        return String::new();
+    };
+    let gap = (hi.1 - lo.1) / lo.1.abs().max(f64::MIN_POSITIVE);
+    if gap > margin {
+        format!(
+            "> **Fit check failed:** mean validation loss of `{}` ({}) is {:.0}% above `{}` ({}), more than the {:.0}% margin; geometry differences are confounded with fit quality (SPEC §3).\n\n",
+            hi.0, fmt(hi.1), 100.0 * gap, lo.0, fmt(lo.1), 100.0 * margin
+        )
+    } else {
+        format!("Fit check passed: mean validation losses are within {:.0}% of each other (margin {:.0}%).\n\n", 100.0 * gap, 100.0 * margin)
+    }
+}
+
+fn failures(m: &Manifest) -> String {
+    let mut s = String::new();
+    for (model, seed, stage, msg) in m.failures() {
+        let _ = writeln!(s, "> **FAILED:** `{model}` seed {seed} at stage `{stage}`: {msg}");
+    }
+    if !s.is_empty() {
+        s.push_str("\nFailed jobs are left out of every table below (never counted as zeros).\n\n");
+    }
+    s
+}
+
+fn describe(metric: &str) -> &str {
+    TABLE1_METRICS.iter().find(|(m, _)| *m == metric).map_or("", |(_, d)| d)
+}
+
+fn fmt(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e4 || x.abs() < 1e-3) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn table1_markdown(t: &Table1, models: &[String]) -> String {
+    let mut s = String::from("## Table 1: metrics per architecture (mean ± sd [95% CI] over seeds; n = seeds)\n\n| metric | ");
+    s.push_str(&models.join(" | "));
+    s.push_str(" |\n|---|");
+    s.push_str(&"---|".repeat(models.len()));
+    s.push('\n');
+    for metric in t.metrics.iter().filter(|m| describe(m) != "") {
+        let _ = write!(s, "| `{metric}` {} |", describe(metric));
+        for model in models {
+            let cell = match t.cell(metric, model) {
+                None => " — |".to_string(),
+                Some(c) => match (c.sd, c.ci) {
+                    (Some(sd), Some((lo, hi))) => format!(" {} ± {} [{}, {}] (n={}) |", fmt(c.mean), fmt(sd), fmt(lo), fmt(hi), c.n),
+                    _ => format!(" {} (n={}) |", fmt(c.mean), c.n),
+                },
+            };
+            s.push_str(&cell);
+        }
+        s.push('\n');
+    }
+    s.push_str("\nAll metrics, including per-expert values, are in `metrics.csv` and `table1.csv`.\n\n");
+    s
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("—".into(), fmt)
+}
+
+fn table2_markdown(t: &[PairedRow]) -> String {
+    let mut s = String::from("## Table 2: paired tests across seeds (Δ = a − b per seed)\n\n");
+    s.push_str("| a | b | mean Δ | bootstrap 95% CI | t | p (t) | p (Wilcoxon) | d_z | Δ>0 / Δ<0 / n |\n|---|---|---|---|---|---|---|---|---|\n");
+    for r in t {
+        let c = &r.comparison;
+        let ci = r.bootstrap_ci.map_or("—".into(), |(lo, hi)| format!("[{}, {}]", fmt(lo), fmt(hi)));
+        let _ = writeln!(
+            s,
+            "| {} `{}` | {} `{}` | {} | {} | {} | {} | {} | {} | {} / {} / {} |",
+            c.model_a, c.metric_a, c.model_b, c.metric_b, fmt(r.test.mean_diff), ci, opt(r.test.t), opt(r.test.p_t), opt(r.test.p_wilcoxon), opt(r.test.cohen_dz), r.test.n_pos, r.test.n_neg, r.test.n
+        );
+    }
+    s.push_str("\np-values are two-sided and unadjusted; d_z = mean Δ / sd Δ.\n");
+    s
+}
+
+fn table1_csv(t: &Table1, models: &[String]) -> String {
+    let mut s = String::from("metric,model,n,mean,sd,ci_low,ci_high\n");
+    for metric in &t.metrics {
+        for model in models {
+            if let Some(c) = t.cell(metric, model) {
+                let (lo, hi) = c.ci.map_or((String::new(), String::new()), |(a, b)| (format!("{a:?}"), format!("{b:?}")));
+                let _ = writeln!(s, "{metric},{model},{},{:?},{},{lo},{hi}", c.n, c.mean, c.sd.map_or(String::new(), |v| format!("{v:?}")));
+            }
+        }
+    }
+    s
+}
+
+fn table2_csv(t: &[PairedRow]) -> String {
+    let mut s = String::from("model_a,metric_a,model_b,metric_b,n,mean_diff,boot_low,boot_high,t,p_t,p_wilcoxon,cohen_dz,n_pos,n_neg\n");
+    let o = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:?}"));
+    for r in t {
+        let c = &r.comparison;
+        let (lo, hi) = (o(r.bootstrap_ci.map(|x| x.0)), o(r.bootstrap_ci.map(|x| x.1)));
+        let _ = writeln!(s, "{},{},{},{},{},{:?},{lo},{hi},{},{},{},{},{},{}", c.model_a, c.metric_a, c.model_b, c.metric_b, r.test.n, r.test.mean_diff, o(r.test.t), o(r.test.p_t), o(r.test.p_wilcoxon), o(r.test.cohen_dz), r.test.n_pos, r.test.n_neg);
+    }
+    s
+}
