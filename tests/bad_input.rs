@@ -17,25 +17,55 @@ fn expect_error(args: &[&str], needles: &[&str]) {
 #[test]
 fn config_errors_name_the_key() {
     let cfg = "configs/test/tiny.yaml";
-    expect_error(&["run", cfg, "model.expertz=3"], &["tiny.yaml", "model.expertz", "unknown field `expertz`"]);
+    expect_error(
+        &["run", cfg, "model.expertz=3"],
+        &["tiny.yaml", "model.expertz", "unknown field `expertz`"],
+    );
     expect_error(&["run", cfg, "train.steps=ten"], &["train.steps", "invalid type"]);
-    expect_error(&["run", cfg, "architectures=[top5]"], &["architectures[0]", "1 ≤ k ≤ model.experts = 4"]);
-    expect_error(&["run", cfg, "model.experts=0"], &["model.experts", "at least 1 expert"]);
-    expect_error(&["run", cfg, "model.dense_hidden=10"], &["model.dense_hidden", "divisible"]);
+    expect_error(
+        &["run", cfg, "architectures=[top5]"],
+        &["architectures[0]", "1 ≤ k ≤ model.experts = 4"],
+    );
+    expect_error(
+        &["run", cfg, "model.experts=0"],
+        &["model.experts", "at least 1 expert"],
+    );
+    expect_error(
+        &["run", cfg, "model.dense_hidden=10"],
+        &["model.dense_hidden", "divisible"],
+    );
     expect_error(&["run", "configs/test/nope.yaml"], &["configs/test/nope.yaml"]);
-    expect_error(&["config", "show", cfg, "probe.subspace_rank=99"], &["probe.subspace_rank", "model.d = 6"]);
+    expect_error(
+        &["config", "show", cfg, "probe.subspace_rank=99"],
+        &["probe.subspace_rank", "model.d = 6"],
+    );
 }
 
 #[test]
 fn cuda_is_never_a_silent_fallback() {
-    expect_error(&["run", "configs/test/tiny.yaml", "--device", "cuda:0", "--out", "/tmp/moescope-never-written"], &["cuda:0", "without CUDA support"]);
+    expect_error(
+        &[
+            "run",
+            "configs/test/tiny.yaml",
+            "--device",
+            "cuda:0",
+            "--out",
+            "/tmp/moescope-never-written",
+        ],
+        &["cuda:0", "without CUDA support"],
+    );
     assert!(!Path::new("/tmp/moescope-never-written/manifest.json").exists());
 }
 
 fn run_with_files(overrides: &[String], needles: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let mut args = vec!["run".to_string(), "configs/test/tiny.yaml".into(), "--out".into(), out.display().to_string()];
+    let mut args = vec![
+        "run".to_string(),
+        "configs/test/tiny.yaml".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
     args.extend_from_slice(overrides);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     expect_error(&refs, needles);
@@ -52,7 +82,11 @@ fn data_file_errors_name_the_file() {
     truncated.extend([7u8; 5]); // needs 8 bytes
     std::fs::write(p("truncated.idx"), truncated).unwrap();
     let idx = |images: &str| {
-        vec!["task.kind=idx".to_string(), format!("task.images={}", p(images).display()), format!("task.labels={}", p("labels.idx").display())]
+        vec![
+            "task.kind=idx".to_string(),
+            format!("task.images={}", p(images).display()),
+            format!("task.labels={}", p("labels.idx").display()),
+        ]
     };
     run_with_files(&idx("bad-magic.idx"), &["bad-magic.idx", "magic"]);
     run_with_files(&idx("truncated.idx"), &["truncated.idx", "8 bytes"]);
@@ -61,7 +95,12 @@ fn data_file_errors_name_the_file() {
     std::fs::write(p("ragged.csv"), "1,2,3\n4,5\n").unwrap();
     std::fs::write(p("text.csv"), "1,2,3\n4,oops,6\n").unwrap();
     let csv = |file: &str, col: i64| {
-        vec!["task.kind=csv".to_string(), format!("task.path={}", p(file).display()), "task.problem=regression".into(), format!("task.label_column={col}")]
+        vec![
+            "task.kind=csv".to_string(),
+            format!("task.path={}", p(file).display()),
+            "task.problem=regression".into(),
+            format!("task.label_column={col}"),
+        ]
     };
     run_with_files(&csv("ragged.csv", -1), &["ragged.csv", "line 2"]);
     run_with_files(&csv("text.csv", -1), &["text.csv", "oops"]);

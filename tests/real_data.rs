@@ -7,9 +7,23 @@ use common::*;
 fn run_config(config: &str, overrides: &[String]) -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let mut args = vec!["run".to_string(), config.into(), "--out".into(), dir.display().to_string()];
+    let mut args = vec![
+        "run".to_string(),
+        config.into(),
+        "--out".into(),
+        dir.display().to_string(),
+    ];
     // Small sizes: the point is the data path, not the science.
-    for o in ["seeds=2", "model.d=8", "model.dense_hidden=16", "model.experts=4", "train.steps=40", "train.batch=64", "probe.subspace_rank=2", "stats.bootstrap=100"] {
+    for o in [
+        "seeds=2",
+        "model.d=8",
+        "model.dense_hidden=16",
+        "model.experts=4",
+        "train.steps=40",
+        "train.batch=64",
+        "probe.subspace_rank=2",
+        "stats.bootstrap=100",
+    ] {
         args.push(o.into());
     }
     args.extend_from_slice(overrides);
@@ -42,10 +56,17 @@ fn mnist_idx_runs_end_to_end() {
 #[test]
 fn california_housing_csv_runs_end_to_end() {
     let path = shared_data("california_housing/cal_housing.data");
-    let o = vec![format!("task.path={}", path.display()), "task.n_train=800".into(), "task.n_val=200".into(), "task.n_probe=64".into()];
+    let o = vec![
+        format!("task.path={}", path.display()),
+        "task.n_train=800".into(),
+        "task.n_val=200".into(),
+        "task.n_probe=64".into(),
+    ];
     let (_tmp, dir) = run_config("configs/california_housing.yaml", &o);
     let loss = metric(&dir, "soft", 1, "fit.val_loss").unwrap();
     // Targets are standardised, so predicting the mean scores about 1.
     assert!(loss.is_finite() && loss < 1.5, "MSE {loss}");
-    assert!(std::fs::read_to_string(dir.join("summary.md")).unwrap().contains("## Table 2"));
+    assert!(std::fs::read_to_string(dir.join("summary.md"))
+        .unwrap()
+        .contains("## Table 2"));
 }

@@ -17,16 +17,26 @@ fn tiny_run(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn run_folder_is_self_describing() {
     let (_tmp, dir) = tiny_run(&["--jobs", "2"]);
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["seeds"], serde_json::json!([0, 1, 2]));
     assert_eq!(m["device"], "cpu");
-    assert!(m["versions"]["candle-core"].is_string() && m["versions"]["moescope"].is_string(), "{}", m["versions"]);
+    assert!(
+        m["versions"]["candle-core"].is_string() && m["versions"]["moescope"].is_string(),
+        "{}",
+        m["versions"]
+    );
     assert!(m["git_commit"].is_string());
     assert_eq!(m["config"]["model"]["experts"], 4);
     let jobs = m["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 12);
     assert!(jobs.iter().all(|j| j["status"]["state"] == "done"), "{jobs:?}");
-    let stages: Vec<&str> = m["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    let stages: Vec<&str> = m["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
     for s in ["data", "train", "probe", "spectral", "report"] {
         assert!(stages.contains(&s), "{stages:?}");
     }
@@ -35,7 +45,7 @@ fn run_folder_is_self_describing() {
     assert_eq!(params.len(), 4);
     let top1 = params.iter().find(|p| p["model"] == "top1").unwrap();
     assert_eq!(top1["router"], 4 * 6 + 4); // E·d + E
-    // config.yaml is a loadable config.
+                                           // config.yaml is a loadable config.
     let show = moescope(&["config", "show", dir.join("config.yaml").to_str().unwrap()]);
     assert_eq!(show.status.code(), Some(0), "{}", describe(&show));
     // Long-format metrics.
@@ -46,7 +56,10 @@ fn run_folder_is_self_describing() {
     }
     assert_eq!(std::fs::read_dir(dir.join("checkpoints")).unwrap().count(), 12);
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    assert!(summary.contains("## Table 1") && summary.contains("## Table 2"), "{summary}");
+    assert!(
+        summary.contains("## Table 1") && summary.contains("## Table 2"),
+        "{summary}"
+    );
     assert!(summary.contains("| metric | dense | top1 | top2 | soft |"), "{summary}");
 }
 
@@ -74,7 +87,10 @@ fn expert_sigma1_is_the_gate_weighted_mean_of_per_point_spectra() {
         let (_, full) = read_npy(&dir.join(format!("spectra/{model}_s1_jac_full_sv.npy")));
         let full_mean = (0..n).map(|i| full[i * d]).sum::<f64>() / n as f64;
         let got = metric(&dir, model, 1, "jac_full.sigma1").unwrap();
-        assert!((got - full_mean).abs() <= 1e-12 * full_mean, "{model} J_F: {got} vs {full_mean}");
+        assert!(
+            (got - full_mean).abs() <= 1e-12 * full_mean,
+            "{model} J_F: {got} vs {full_mean}"
+        );
     }
 }
 
@@ -92,7 +108,11 @@ fn an_existing_run_is_never_overwritten() {
     let before = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     let out = moescope(&["run", "configs/test/tiny.yaml", "--out", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a run"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already holds a run"),
+        "{}",
+        describe(&out)
+    );
     assert_eq!(std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap(), before);
 }
 
@@ -102,14 +122,30 @@ fn an_existing_run_is_never_overwritten() {
 fn a_diverging_model_fails_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let out = moescope(&["run", "configs/test/tiny.yaml", "--out", dir.to_str().unwrap(), "seeds=2", "train.load_balance=1e39"]);
+    let out = moescope(&[
+        "run",
+        "configs/test/tiny.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "seeds=2",
+        "train.load_balance=1e39",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("top1 seed 0 at stage `train`") && err.to_lowercase().contains("non-finite"), "{err}");
+    assert!(
+        err.contains("top1 seed 0 at stage `train`") && err.to_lowercase().contains("non-finite"),
+        "{err}"
+    );
     for model in ["dense", "soft"] {
         assert!(metric(&dir, model, 1, "jac_expert.sigma1").is_some(), "{model} kept");
     }
-    assert!(metric(&dir, "top2", 0, "fit.val_loss").is_none(), "failed model has no rows");
+    assert!(
+        metric(&dir, "top2", 0, "fit.val_loss").is_none(),
+        "failed model has no rows"
+    );
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    assert!(summary.contains("**FAILED:** `top2` seed 1 at stage `train`"), "{summary}");
+    assert!(
+        summary.contains("**FAILED:** `top2` seed 1 at stage `train`"),
+        "{summary}"
+    );
 }

@@ -17,7 +17,11 @@ fn main() {
         .ok()
         .map(|o| !o.stdout.is_empty())
         .unwrap_or(false);
-    let commit = if dirty && commit != "unknown" { format!("{commit}-dirty") } else { commit };
+    let commit = if dirty && commit != "unknown" {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    };
     println!("cargo:rustc-env=MOESCOPE_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/index");
@@ -27,7 +31,10 @@ fn main() {
     let mut versions = Vec::new();
     for name in ["candle-core", "candle-nn", "nalgebra", "statrs", "gemm"] {
         let needle = format!("name = \"{name}\"\nversion = \"");
-        let found: Vec<&str> = lock.match_indices(&needle).filter_map(|(i, _)| lock[i + needle.len()..].split('"').next()).collect();
+        let found: Vec<&str> = lock
+            .match_indices(&needle)
+            .filter_map(|(i, _)| lock[i + needle.len()..].split('"').next())
+            .collect();
         if !found.is_empty() {
             versions.push(format!("{name}={}", found.join("/")));
         }

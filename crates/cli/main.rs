@@ -14,7 +14,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const DEFAULT_CONFIG: &str = "configs/paper.yaml";
 
 #[derive(Parser)]
-#[command(name = "moescope", version, about = "Dual Jacobian-PCA geometry of Mixture-of-Experts networks")]
+#[command(
+    name = "moescope",
+    version,
+    about = "Dual Jacobian-PCA geometry of Mixture-of-Experts networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,10 +48,13 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Rebuild `summary.md` and the tables of a run folder from its records.
+    /// Rebuild `report.html`, the figures, `summary.md` and the tables of a run folder from its records.
     Report {
         /// The run folder.
         run_dir: PathBuf,
+        /// Where to write the report (default: the run folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -70,7 +77,9 @@ fn main() -> ExitCode {
         std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,moescope=info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,moescope=info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()) {
@@ -84,17 +93,26 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Config { command: ConfigCommand::Show { config, overrides } } => {
+        Command::Config {
+            command: ConfigCommand::Show { config, overrides },
+        } => {
             let exp = moescope_config::load(&config, &overrides)?;
             print!("{}", exp.to_yaml());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { run_dir } => {
-            moescope_report::write_summary(&run_dir).with_context(|| format!("report for {}", run_dir.display()))?;
-            println!("{}", run_dir.join("summary.md").display());
+        Command::Report { run_dir, out } => {
+            let paths = moescope_report::write_report(&run_dir, out.as_deref())
+                .with_context(|| format!("report for {}", run_dir.display()))?;
+            println!("{}", paths.html.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { config, out, device, jobs, mut overrides } => {
+        Command::Run {
+            config,
+            out,
+            device,
+            jobs,
+            mut overrides,
+        } => {
             if let Some(d) = device {
                 overrides.push(format!("device={d}"));
             }
@@ -115,7 +133,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for (model, seed, stage, msg) in &outcome.failed {
                 eprintln!("failed: {model} seed {seed} at stage `{stage}`: {msg}");
             }
-            eprintln!("{} of {} jobs failed; the others' results are in {}", outcome.failed.len(), outcome.jobs, outcome.dir.display());
+            eprintln!(
+                "{} of {} jobs failed; the others' results are in {}",
+                outcome.failed.len(),
+                outcome.jobs,
+                outcome.dir.display()
+            );
             Ok(ExitCode::from(1))
         }
     }

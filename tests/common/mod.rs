@@ -13,7 +13,11 @@ pub fn root() -> PathBuf {
 /// The real data sets shipped beside the repository (`../shared/data`).
 pub fn shared_data(rel: &str) -> PathBuf {
     let p = root().join("../shared/data").join(rel);
-    assert!(p.exists(), "test data {} missing: shared/ must sit beside the repository", p.display());
+    assert!(
+        p.exists(),
+        "test data {} missing: shared/ must sit beside the repository",
+        p.display()
+    );
     p
 }
 
@@ -44,10 +48,21 @@ pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f64>) {
     assert_eq!(&bytes[..6], b"\x93NUMPY", "{}", path.display());
     let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + hlen]).unwrap();
-    assert!(header.contains("'<f8'") && header.contains("'fortran_order': False"), "{header}");
+    assert!(
+        header.contains("'<f8'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
     let inner = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
-    let shape: Vec<usize> = inner.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
-    let data: Vec<f64> = bytes[10 + hlen..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    let shape: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let data: Vec<f64> = bytes[10 + hlen..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     assert_eq!(data.len(), shape.iter().product::<usize>(), "{}", path.display());
     (shape, data)
 }
@@ -55,7 +70,10 @@ pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f64>) {
 /// Model-level value of `metric` for `model`/`seed` from `metrics.jsonl`.
 pub fn metric(dir: &Path, model: &str, seed: u64, metric: &str) -> Option<f64> {
     let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
-    text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find_map(|r| {
-        (r["model"] == model && r["seed"] == seed && r["expert"].is_null() && r["metric"] == metric).then(|| r["value"].as_f64().unwrap())
-    })
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find_map(|r| {
+            (r["model"] == model && r["seed"] == seed && r["expert"].is_null() && r["metric"] == metric)
+                .then(|| r["value"].as_f64().unwrap())
+        })
 }

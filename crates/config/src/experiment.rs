@@ -164,4 +164,3 @@ impl Experiment {
         serde_yaml::to_string(&self.raw).unwrap_or_else(|e| format!("# cannot render: {e}"))
     }
 }
-

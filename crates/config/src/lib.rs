@@ -23,7 +23,10 @@ mod seed;
 
 pub use error::{Error, Result};
 pub use experiment::{Architecture, CsvTask, Experiment, IdxTask, ModelShape, SplitSizes, SyntheticTask, TaskSpec};
-pub use kinds::{AvgWeight, Capacity, Activation, DeviceSpec, GroupOrder, JacobianPath, Precision, Problem, Routing, TaskKind, WeightMode};
+pub use kinds::{
+    Activation, AvgWeight, Capacity, DeviceSpec, GroupOrder, JacobianPath, Precision, Problem, Routing, TaskKind,
+    WeightMode,
+};
 pub use raw::{OutputConfig, ProbeConfig, RawConfig, RawModel, RawTask, Seeds, StatsConfig, TrainConfig};
 pub use resolve::{parse_device, resolve};
 pub use seed::derive_seed;
@@ -32,7 +35,10 @@ use std::path::Path;
 
 /// Reads `path`, applies `overrides` and validates.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     from_str(&text, &path.display().to_string(), overrides)
 }
 

@@ -14,7 +14,11 @@ pub fn resolve(raw: RawConfig, file: &str) -> Result<Experiment> {
         got,
     };
     if raw.name.trim().is_empty() || raw.name.contains(['/', '\\']) {
-        return Err(bad("name", "a non-empty name without slashes", format!("{:?}", raw.name)));
+        return Err(bad(
+            "name",
+            "a non-empty name without slashes",
+            format!("{:?}", raw.name),
+        ));
     }
     let seeds = match &raw.seeds {
         Seeds::Count(0) => return Err(bad("seeds", "at least one seed", "0".into())),
@@ -28,7 +32,8 @@ pub fn resolve(raw: RawConfig, file: &str) -> Result<Experiment> {
     if sorted.len() != seeds.len() {
         return Err(bad("seeds", "distinct seeds", format!("{seeds:?}")));
     }
-    let device = parse_device(&raw.device).ok_or_else(|| bad("device", "`cpu` or `cuda:N`", format!("{:?}", raw.device)))?;
+    let device =
+        parse_device(&raw.device).ok_or_else(|| bad("device", "`cpu` or `cuda:N`", format!("{:?}", raw.device)))?;
     let model = resolve_model(&raw, &bad)?;
     let task = resolve_task(&raw.task, model.experts, &bad)?;
     let architectures = resolve_architectures(&raw, &model, &bad)?;
@@ -56,7 +61,9 @@ pub fn parse_device(word: &str) -> Option<DeviceSpec> {
     match word.trim() {
         "cpu" => Some(DeviceSpec::Cpu),
         "cuda" => Some(DeviceSpec::Cuda { ordinal: 0 }),
-        w => Some(DeviceSpec::Cuda { ordinal: w.strip_prefix("cuda:")?.parse().ok()? }),
+        w => Some(DeviceSpec::Cuda {
+            ordinal: w.strip_prefix("cuda:")?.parse().ok()?,
+        }),
     }
 }
 
@@ -72,10 +79,18 @@ fn resolve_model(raw: &RawConfig, bad: &Bad) -> Result<ModelShape> {
         return Err(bad("model.dense_hidden", "a positive width", "0".into()));
     }
     if !(m.temperature.is_finite() && m.temperature > 0.0) {
-        return Err(bad("model.temperature", "a positive finite number", m.temperature.to_string()));
+        return Err(bad(
+            "model.temperature",
+            "a positive finite number",
+            m.temperature.to_string(),
+        ));
     }
     if !(m.router_init_std.is_finite() && m.router_init_std >= 0.0) {
-        return Err(bad("model.router_init_std", "a non-negative number", m.router_init_std.to_string()));
+        return Err(bad(
+            "model.router_init_std",
+            "a non-negative number",
+            m.router_init_std.to_string(),
+        ));
     }
     Ok(ModelShape {
         d: m.d,
@@ -98,16 +113,25 @@ fn resolve_architectures(raw: &RawConfig, shape: &ModelShape, bad: &Bad) -> Resu
     let (e, h) = (shape.experts, shape.dense_hidden);
     if h % e != 0 {
         // The dense-partition control (SPEC §5.4) splits H into E groups of m = H / E.
-        return Err(bad("model.dense_hidden", &format!("a width divisible by model.experts = {e} (m = H / E)"), h.to_string()));
+        return Err(bad(
+            "model.dense_hidden",
+            &format!("a width divisible by model.experts = {e} (m = H / E)"),
+            h.to_string(),
+        ));
     }
     let mut out: Vec<Architecture> = Vec::new();
     for (i, word) in raw.architectures.iter().enumerate() {
         let key = format!("architectures[{i}]");
-        let routing = parse_architecture(word).ok_or_else(|| bad(&key, "dense, soft or top<k> (e.g. top2)", format!("{word:?}")))?;
+        let routing = parse_architecture(word)
+            .ok_or_else(|| bad(&key, "dense, soft or top<k> (e.g. top2)", format!("{word:?}")))?;
         let divisor = match (routing, shape.capacity) {
             (Routing::Dense, _) => 1,
             (Routing::TopK { k }, _) if k == 0 || k > e => {
-                return Err(bad(&key, &format!("top<k> with 1 ≤ k ≤ model.experts = {e}"), format!("k = {k}")))
+                return Err(bad(
+                    &key,
+                    &format!("top<k> with 1 ≤ k ≤ model.experts = {e}"),
+                    format!("k = {k}"),
+                ))
             }
             (Routing::TopK { k }, Capacity::Compute) => k,
             (Routing::Soft, Capacity::Compute) => e,
@@ -116,7 +140,10 @@ fn resolve_architectures(raw: &RawConfig, shape: &ModelShape, bad: &Bad) -> Resu
         if h % divisor != 0 {
             return Err(bad(
                 "model.dense_hidden",
-                &format!("a width divisible by {divisor} so that `{word}` matches capacity ({} capacity)", shape.capacity_word()),
+                &format!(
+                    "a width divisible by {divisor} so that `{word}` matches capacity ({} capacity)",
+                    shape.capacity_word()
+                ),
                 h.to_string(),
             ));
         }
@@ -124,7 +151,12 @@ fn resolve_architectures(raw: &RawConfig, shape: &ModelShape, bad: &Bad) -> Resu
             return Err(bad(&key, "each architecture once", format!("{word:?} repeated")));
         }
         let experts = if routing == Routing::Dense { 1 } else { e };
-        out.push(Architecture { name: word.clone(), routing, experts, hidden: h / divisor });
+        out.push(Architecture {
+            name: word.clone(),
+            routing,
+            experts,
+            hidden: h / divisor,
+        });
     }
     Ok(out)
 }
@@ -139,14 +171,28 @@ impl ModelShape {
 }
 
 fn resolve_task(t: &RawTask, experts: usize, bad: &Bad) -> Result<TaskSpec> {
-    let sizes = SplitSizes { train: t.n_train, val: t.n_val, probe: t.n_probe };
-    for (key, n) in [("task.n_train", t.n_train), ("task.n_val", t.n_val), ("task.n_probe", t.n_probe)] {
+    let sizes = SplitSizes {
+        train: t.n_train,
+        val: t.n_val,
+        probe: t.n_probe,
+    };
+    for (key, n) in [
+        ("task.n_train", t.n_train),
+        ("task.n_val", t.n_val),
+        ("task.n_probe", t.n_probe),
+    ] {
         if n == 0 {
             return Err(bad(key, "a positive number of points", "0".into()));
         }
     }
     let need = |key: &str, v: &Option<std::path::PathBuf>| {
-        v.clone().ok_or_else(|| bad(key, &format!("a file path (required for task.kind = {:?})", t.kind), "missing".into()))
+        v.clone().ok_or_else(|| {
+            bad(
+                key,
+                &format!("a file path (required for task.kind = {:?})", t.kind),
+                "missing".into(),
+            )
+        })
     };
     Ok(match t.kind {
         TaskKind::Idx => TaskSpec::Idx(IdxTask {
@@ -159,7 +205,13 @@ fn resolve_task(t: &RawTask, experts: usize, bad: &Bad) -> Result<TaskSpec> {
             path: need("task.path", &t.path)?,
             header: t.header,
             label_column: t.label_column,
-            problem: t.problem.ok_or_else(|| bad("task.problem", "`classification` or `regression` (required for csv)", "missing".into()))?,
+            problem: t.problem.ok_or_else(|| {
+                bad(
+                    "task.problem",
+                    "`classification` or `regression` (required for csv)",
+                    "missing".into(),
+                )
+            })?,
             sizes,
             standardize: t.standardize,
         }),
@@ -175,7 +227,11 @@ fn resolve_task(t: &RawTask, experts: usize, bad: &Bad) -> Result<TaskSpec> {
             }
             let clusters = if t.clusters == 0 { experts } else { t.clusters };
             if kind == TaskKind::T4Clusters && clusters < 2 {
-                return Err(bad("task.clusters", "at least 2 classes for t4_clusters", clusters.to_string()));
+                return Err(bad(
+                    "task.clusters",
+                    "at least 2 classes for t4_clusters",
+                    clusters.to_string(),
+                ));
             }
             if kind == TaskKind::T3Manifold && t.manifold_dim == 0 {
                 return Err(bad("task.manifold_dim", "a positive latent dimension", "0".into()));
@@ -183,7 +239,11 @@ fn resolve_task(t: &RawTask, experts: usize, bad: &Bad) -> Result<TaskSpec> {
             TaskSpec::Synthetic(SyntheticTask {
                 kind,
                 d_in: t.d_in,
-                d_out: if kind == TaskKind::T4Clusters { clusters } else { t.d_out },
+                d_out: if kind == TaskKind::T4Clusters {
+                    clusters
+                } else {
+                    t.d_out
+                },
                 clusters,
                 separation: t.separation,
                 noise: t.noise,
@@ -212,7 +272,12 @@ fn check_train(raw: &RawConfig, bad: &Bad) -> Result<()> {
             return Err(bad(&format!("train.betas[{i}]"), "a value in [0, 1)", b.to_string()));
         }
     }
-    for (key, v) in [("train.weight_decay", t.weight_decay), ("train.load_balance", t.load_balance), ("train.z_loss", t.z_loss), ("train.eps", t.eps)] {
+    for (key, v) in [
+        ("train.weight_decay", t.weight_decay),
+        ("train.load_balance", t.load_balance),
+        ("train.z_loss", t.z_loss),
+        ("train.eps", t.eps),
+    ] {
         if !(v.is_finite() && v >= 0.0) {
             return Err(bad(key, "a finite non-negative number", v.to_string()));
         }
@@ -229,7 +294,11 @@ fn check_probe(raw: &RawConfig, task: &TaskSpec, bad: &Bad) -> Result<()> {
         return Err(bad("probe.chunk", "a positive chunk size", "0".into()));
     }
     if p.subspace_rank == 0 || p.subspace_rank > raw.model.d {
-        return Err(bad("probe.subspace_rank", &format!("1 ≤ r ≤ model.d = {}", raw.model.d), p.subspace_rank.to_string()));
+        return Err(bad(
+            "probe.subspace_rank",
+            &format!("1 ≤ r ≤ model.d = {}", raw.model.d),
+            p.subspace_rank.to_string(),
+        ));
     }
     if p.decay_q == 0 {
         return Err(bad("probe.decay_q", "q ≥ 1", "0".into()));
@@ -241,7 +310,11 @@ fn check_probe(raw: &RawConfig, task: &TaskSpec, bad: &Bad) -> Result<()> {
         return Err(bad("stats.bootstrap", "at least 1 resample", "0".into()));
     }
     if !(raw.stats.fit_margin.is_finite() && raw.stats.fit_margin >= 0.0) {
-        return Err(bad("stats.fit_margin", "a non-negative fraction", raw.stats.fit_margin.to_string()));
+        return Err(bad(
+            "stats.fit_margin",
+            "a non-negative fraction",
+            raw.stats.fit_margin.to_string(),
+        ));
     }
     if !(raw.stats.alpha > 0.0 && raw.stats.alpha < 1.0) {
         return Err(bad("stats.alpha", "a level in (0, 1)", raw.stats.alpha.to_string()));

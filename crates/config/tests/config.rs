@@ -28,7 +28,11 @@ fn paper_config_resolves_with_matched_widths() {
 fn compute_matched_capacity_uses_h_over_k() {
     let exp = from_str(BASE, "exp.yaml", &["model.capacity=compute".into()]).unwrap();
     assert_eq!(exp.model.capacity, Capacity::Compute);
-    let top2 = exp.architectures.iter().find(|a| a.routing == Routing::TopK { k: 2 }).unwrap();
+    let top2 = exp
+        .architectures
+        .iter()
+        .find(|a| a.routing == Routing::TopK { k: 2 })
+        .unwrap();
     assert_eq!(top2.hidden, 128);
     // Same active width as dense (k·m = H); active parameters differ only by the k - 1 extra
     // output biases b2 (SPEC §2.4: "minus a small difference in b2").
@@ -42,7 +46,10 @@ fn overrides_change_values_and_types_are_checked() {
     assert_eq!(exp.train.steps, 7);
     assert_eq!(exp.seeds, vec![4, 9]);
     let e = err(BASE, &["train.steps=many"]);
-    assert!(e.contains("exp.yaml") && e.contains("train.steps") && e.contains("invalid type"), "{e}");
+    assert!(
+        e.contains("exp.yaml") && e.contains("train.steps") && e.contains("invalid type"),
+        "{e}"
+    );
     let e = err(BASE, &["trian.steps=3"]);
     assert!(e.contains("unknown field `trian`"), "{e}");
     let e = err(BASE, &["nonsense"]);
@@ -52,7 +59,10 @@ fn overrides_change_values_and_types_are_checked() {
 #[test]
 fn unknown_keys_are_rejected_with_their_path() {
     let e = err(&BASE.replace("experts: 8", "experts: 8, expert: 2"), &[]);
-    assert!(e.contains("exp.yaml: at `model.expert`") && e.contains("unknown field `expert`"), "{e}");
+    assert!(
+        e.contains("exp.yaml: at `model.expert`") && e.contains("unknown field `expert`"),
+        "{e}"
+    );
     let e = err(&BASE.replace("t1_regimes", "t9"), &[]);
     assert!(e.contains("task.kind") && e.contains("t1_regimes"), "{e}");
 }
@@ -60,12 +70,29 @@ fn unknown_keys_are_rejected_with_their_path() {
 #[test]
 fn invalid_values_name_key_and_expectation() {
     let e = err(BASE, &["architectures=[dense, top9]"]);
-    assert!(e.contains("`architectures[1]`") && e.contains("1 ≤ k ≤ model.experts = 8") && e.contains("k = 9"), "{e}");
+    assert!(
+        e.contains("`architectures[1]`") && e.contains("1 ≤ k ≤ model.experts = 8") && e.contains("k = 9"),
+        "{e}"
+    );
     let e = err(BASE, &["model.experts=0"]);
-    assert!(e.contains("`model.experts` = 0") && e.contains("at least 1 expert"), "{e}");
+    assert!(
+        e.contains("`model.experts` = 0") && e.contains("at least 1 expert"),
+        "{e}"
+    );
     let e = err(BASE, &["model.experts=3"]);
-    assert!(e.contains("`model.dense_hidden` = 256") && e.contains("divisible by model.experts = 3"), "{e}");
-    let e = err(BASE, &["model.capacity=compute", "model.experts=4", "model.dense_hidden=16", "architectures=[top1, top3]"]);
+    assert!(
+        e.contains("`model.dense_hidden` = 256") && e.contains("divisible by model.experts = 3"),
+        "{e}"
+    );
+    let e = err(
+        BASE,
+        &[
+            "model.capacity=compute",
+            "model.experts=4",
+            "model.dense_hidden=16",
+            "architectures=[top1, top3]",
+        ],
+    );
     assert!(e.contains("divisible by 3"), "{e}");
     let e = err(BASE, &["architectures=[dense, mystery]"]);
     assert!(e.contains("dense, soft or top<k>"), "{e}");
@@ -79,7 +106,9 @@ fn invalid_values_name_key_and_expectation() {
 
 #[test]
 fn missing_file_is_named() {
-    let e = load(std::path::Path::new("/no/such/exp.yaml"), &[]).unwrap_err().to_string();
+    let e = load(std::path::Path::new("/no/such/exp.yaml"), &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/no/such/exp.yaml"), "{e}");
 }
 
@@ -89,4 +118,21 @@ fn resolved_yaml_round_trips() {
     let again = from_str(&exp.to_yaml(), "resolved.yaml", &[]).unwrap();
     assert_eq!(again.model.d, 16);
     assert_eq!(again.architectures, exp.architectures);
+}
+
+/// Every config shipped in `configs/` (and `configs/test/`) resolves.
+#[test]
+fn shipped_configs_resolve() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut seen = 0;
+    for dir in [root.clone(), root.join("test")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 7, "found {seen} configs");
 }

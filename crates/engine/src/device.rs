@@ -11,9 +11,14 @@ pub fn open(spec: DeviceSpec) -> Result<Device> {
         DeviceSpec::Cpu => Ok(Device::Cpu),
         DeviceSpec::Cuda { ordinal } => {
             if !candle_core::utils::cuda_is_available() {
-                return Err(Error::CudaNotCompiled { device: spec.to_string() });
+                return Err(Error::CudaNotCompiled {
+                    device: spec.to_string(),
+                });
             }
-            Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable { device: spec.to_string(), message: e.to_string() })
+            Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable {
+                device: spec.to_string(),
+                message: e.to_string(),
+            })
         }
     }
 }
@@ -24,12 +29,18 @@ pub fn describe(device: &Device) -> BTreeMap<String, String> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     info.insert("host_threads".into(), threads.to_string());
     info.insert("avx".into(), candle_core::utils::with_avx().to_string());
-    info.insert("cuda_compiled".into(), candle_core::utils::cuda_is_available().to_string());
+    info.insert(
+        "cuda_compiled".into(),
+        candle_core::utils::cuda_is_available().to_string(),
+    );
     if let Ok(model) = std::fs::read_to_string("/proc/cpuinfo") {
         if let Some(line) = model.lines().find(|l| l.starts_with("model name")) {
             info.insert("cpu".into(), line.split(':').nth(1).unwrap_or("").trim().to_string());
         }
     }
-    info.insert("kind".into(), if device.is_cuda() { "cuda".into() } else { "cpu".into() });
+    info.insert(
+        "kind".into(),
+        if device.is_cuda() { "cuda".into() } else { "cpu".into() },
+    );
     info
 }

@@ -4,7 +4,7 @@
 //! Every stage boundary checks finiteness; a failure names the stage and ends this job only.
 
 use crate::geometry::function::{spectrum, ExpertJacobians, SpectrumAcc};
-use crate::geometry::representation::{global_pca, weighted_pca, PcaOptions};
+use crate::geometry::representation::{global_pca, weighted_pca, PcaOptions, Points};
 use crate::geometry::{alignment, routing, Array, Rows};
 use crate::tensors::{host_f64, SeedTensors};
 use candle_core::{DType, Device, Tensor};
@@ -30,30 +30,53 @@ pub(crate) struct StageFailure {
 }
 
 fn fail<E: std::fmt::Display>(stage: &'static str) -> impl Fn(E) -> StageFailure {
-    move |e| StageFailure { stage, message: e.to_string() }
+    move |e| StageFailure {
+        stage,
+        message: e.to_string(),
+    }
 }
 
 /// Trains and probes `arch` on `seed`. `on_step(stage, done, total)` reports progress.
-pub(crate) fn run(exp: &Experiment, arch: &Architecture, seed: u64, data: &SeedTensors, device: &Device, on_step: &mut dyn FnMut(&str, usize, usize)) -> Result<JobOutput, StageFailure> {
+pub(crate) fn run(
+    exp: &Experiment,
+    arch: &Architecture,
+    seed: u64,
+    data: &SeedTensors,
+    device: &Device,
+    on_step: &mut dyn FnMut(&str, usize, usize),
+) -> Result<JobOutput, StageFailure> {
     let mut stage_seconds = Vec::new();
     let t0 = Instant::now();
     let spec = ModelSpec::new(&exp.model, arch, data.d_in, data.d_out).map_err(fail("train"))?;
     let mut model = Model::new(spec, seed, device).map_err(fail("train"))?;
     let opts = TrainOptions::from(&exp.train);
-    let report = moescope_model::train(&mut model, &data.train, &opts, seed, &mut |s, n| on_step("train", s, n)).map_err(fail("train"))?;
+    let report = moescope_model::train(&mut model, &data.train, &opts, seed, &mut |s, n| on_step("train", s, n))
+        .map_err(fail("train"))?;
     stage_seconds.push(("train", t0.elapsed().as_secs_f64()));
     let mut rows = Rows::new(&arch.name, seed);
     fit_rows(&mut rows, &report, &model, arch, exp.model.d);
     let curve = report
         .curve
         .iter()
-        .map(|p| CurveRow { model: arch.name.clone(), seed, step: p.step, train_loss: p.train_loss, val_loss: p.val_loss })
+        .map(|p| CurveRow {
+            model: arch.name.clone(),
+            seed,
+            step: p.step,
+            train_loss: p.train_loss,
+            val_loss: p.val_loss,
+        })
         .collect();
     let mut probe = Probe::new(exp, arch, seed, &model, &data.x_probe).map_err(fail("probe"))?;
     let arrays = probe.run(&mut rows, on_step)?;
     stage_seconds.push(("probe", probe.probe_seconds));
     stage_seconds.push(("spectral", probe.spectral_seconds));
-    Ok(JobOutput { rows: rows.rows, curve, arrays, stage_seconds, model })
+    Ok(JobOutput {
+        rows: rows.rows,
+        curve,
+        arrays,
+        stage_seconds,
+        model,
+    })
 }
 
 fn fit_rows(rows: &mut Rows, report: &TrainReport, model: &Model, arch: &Architecture, d: usize) {
@@ -82,18 +105,41 @@ struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
-    fn new(exp: &'a Experiment, arch: &'a Architecture, seed: u64, model: &Model, x_probe: &Tensor) -> candle_core::Result<Self> {
+    fn new(
+        exp: &'a Experiment,
+        arch: &'a Architecture,
+        seed: u64,
+        model: &Model,
+        x_probe: &Tensor,
+    ) -> candle_core::Result<Self> {
         let dtype = match exp.probe.precision {
             Precision::F64 => DType::F64,
             Precision::F32 => DType::F32,
         };
-        let model = model.to_dtype(dtype).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let model = model
+            .to_dtype(dtype)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let x = x_probe.to_dtype(dtype)?;
-        let spectrum = SpectrumOptions { decay_q: exp.probe.decay_q };
-        Ok(Probe { exp, arch, seed, model, x, spectrum, probe_seconds: 0.0, spectral_seconds: 0.0 })
+        let spectrum = SpectrumOptions {
+            decay_q: exp.probe.decay_q,
+        };
+        Ok(Probe {
+            exp,
+            arch,
+            seed,
+            model,
+            x,
+            spectrum,
+            probe_seconds: 0.0,
+            spectral_seconds: 0.0,
+        })
     }
 
-    fn run(&mut self, rows: &mut Rows, on_step: &mut dyn FnMut(&str, usize, usize)) -> Result<Vec<Array>, StageFailure> {
+    fn run(
+        &mut self,
+        rows: &mut Rows,
+        on_step: &mut dyn FnMut(&str, usize, usize),
+    ) -> Result<Vec<Array>, StageFailure> {
         let (n, d) = (self.x.dim(0).map_err(fail("probe"))?, self.exp.model.d);
         let experts = self.arch.experts;
         let mut state = ProbeState::new(experts, d, self.is_dense().then_some(self.exp.model.experts));
@@ -120,7 +166,8 @@ impl<'a> Probe<'a> {
         let host = self.jacobians(x).map_err(fail("probe"))?;
         self.probe_seconds += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        st.add(host, &self.spectrum, self.exp.probe.avg_weight, self.dims()).map_err(fail("spectral"))?;
+        st.add(host, &self.spectrum, self.exp.probe.avg_weight, self.dims())
+            .map_err(fail("spectral"))?;
         self.spectral_seconds += t.elapsed().as_secs_f64();
         Ok(())
     }
@@ -161,7 +208,10 @@ impl<'a> Probe<'a> {
         let g = self.exp.model.experts;
         let perm = match self.exp.probe.dense_groups {
             GroupOrder::Index => None,
-            GroupOrder::Random => Some(permutation(self.arch.hidden, moescope_config::derive_seed(self.seed, "probe/groups"))),
+            GroupOrder::Random => Some(permutation(
+                self.arch.hidden,
+                moescope_config::derive_seed(self.seed, "probe/groups"),
+            )),
         };
         moescope_probe::dense_group_jacobians(&self.model, h, g, perm.as_deref())
     }
@@ -180,7 +230,13 @@ impl<'a> Probe<'a> {
         }
         arrays.extend(self.representation(&st, rows)?);
         if !self.is_dense() {
-            routing::emit(&st.gates, self.arch.experts, st.margin.as_deref(), self.exp.probe.boundary_margin, rows)?;
+            routing::emit(
+                &st.gates,
+                self.arch.experts,
+                st.margin.as_deref(),
+                self.exp.probe.boundary_margin,
+                rows,
+            )?;
         }
         Ok(arrays)
     }
@@ -190,16 +246,33 @@ impl<'a> Probe<'a> {
     fn representation(&self, st: &ProbeState, rows: &mut Rows) -> moescope_spectral::Result<Vec<Array>> {
         let d = self.exp.model.d;
         let n = st.h.len() / d;
-        let opts = PcaOptions { unbiased: self.exp.probe.unbiased, subspace_rank: self.exp.probe.subspace_rank };
+        let opts = PcaOptions {
+            unbiased: self.exp.probe.unbiased,
+            subspace_rank: self.exp.probe.subspace_rank,
+        };
         let mut arrays = vec![global_pca(&st.h, n, d, rows, "rep_global")?];
+        let pts = Points { x: &st.h, n, d };
         if self.is_dense() {
             let k = self.exp.model.experts;
             let gmm = GmmOptions::new(k);
             let resp = diagonal_gmm_responsibilities(&st.h, n, d, &gmm)?;
-            arrays.extend(weighted_pca(&st.h, n, d, &resp, k, &opts, rows, "rep_cluster", "subspace_cluster")?);
+            let families = ("rep_cluster", "subspace_cluster");
+            arrays.extend(weighted_pca(&pts, &resp, k, &opts, rows, families)?);
         } else {
-            let w = pca_weights(&st.gates, self.arch.experts, self.exp.probe.weight_mode, self.exp.probe.gate_power);
-            arrays.extend(weighted_pca(&st.h, n, d, &w, self.arch.experts, &opts, rows, "rep", "subspace")?);
+            let w = pca_weights(
+                &st.gates,
+                self.arch.experts,
+                self.exp.probe.weight_mode,
+                self.exp.probe.gate_power,
+            );
+            arrays.extend(weighted_pca(
+                &pts,
+                &w,
+                self.arch.experts,
+                &opts,
+                rows,
+                ("rep", "subspace"),
+            )?);
         }
         Ok(arrays)
     }
@@ -270,12 +343,19 @@ impl ProbeState {
         }
     }
 
-    fn add(&mut self, c: HostChunk, opts: &SpectrumOptions, avg: AvgWeight, (d, d_out, d_in): (usize, usize, usize)) -> moescope_spectral::Result<()> {
+    fn add(
+        &mut self,
+        c: HostChunk,
+        opts: &SpectrumOptions,
+        avg: AvgWeight,
+        (d, d_out, d_in): (usize, usize, usize),
+    ) -> moescope_spectral::Result<()> {
         let weights = match avg {
             AvgWeight::Gate => c.gates.clone(),
             AvgWeight::UniformRouted => c.selected.clone(),
         };
-        self.expert.add_chunk(&c.expert, &weights, &c.gates, &c.selected, opts)?;
+        self.expert
+            .add_chunk(&c.expert, &weights, &c.gates, &c.selected, opts)?;
         if let (Some(acc), Some(j)) = (self.groups.as_mut(), c.groups.as_ref()) {
             let n = c.h.len() / d;
             let g = acc.mass.len();
@@ -315,9 +395,21 @@ impl ProbeState {
         }
         let n = self.h.len() / d;
         let mut arrays = vec![
-            Array { name: "jac_expert_sv".into(), shape: vec![n, e_count, d], data: self.expert.per_point.clone() },
-            Array { name: "jac_full_sv".into(), shape: vec![n, d], data: self.full_sv.clone() },
-            Array { name: "gates".into(), shape: vec![n, e_count], data: self.gates.clone() },
+            Array {
+                name: "jac_expert_sv".into(),
+                shape: vec![n, e_count, d],
+                data: self.expert.per_point.clone(),
+            },
+            Array {
+                name: "jac_full_sv".into(),
+                shape: vec![n, d],
+                data: self.full_sv.clone(),
+            },
+            Array {
+                name: "gates".into(),
+                shape: vec![n, e_count],
+                data: self.gates.clone(),
+            },
         ];
         if let Some(g) = &self.groups {
             for (e, acc) in g.experts.iter().enumerate() {
@@ -325,8 +417,38 @@ impl ProbeState {
             }
             g.pooled.emit(rows, "jac_group", None);
             let k = g.experts.len();
-            arrays.push(Array { name: "jac_group_sv".into(), shape: vec![n, k, d], data: g.per_point.clone() });
+            arrays.push(Array {
+                name: "jac_group_sv".into(),
+                shape: vec![n, k, d],
+                data: g.per_point.clone(),
+            });
         }
         arrays
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hard_argmax_weights_break_ties_to_the_lower_index() {
+        let gates = [0.5, 0.5, 0.0, 0.2, 0.3, 0.5];
+        assert_eq!(
+            pca_weights(&gates, 3, WeightMode::HardArgmax, 1.0),
+            vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+        );
+        let sq = pca_weights(&gates, 3, WeightMode::GatePower, 2.0);
+        assert!((sq[3] - 0.04).abs() < 1e-15);
+    }
+
+    #[test]
+    fn group_permutation_is_a_deterministic_permutation() {
+        let p = permutation(16, 7);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..16).collect::<Vec<_>>());
+        assert_eq!(p, permutation(16, 7));
+        assert_ne!(p, permutation(16, 8));
     }
 }

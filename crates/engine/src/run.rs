@@ -7,7 +7,10 @@ use crate::{device, Error, Result};
 use candle_core::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use moescope_config::Experiment;
-use moescope_records::{write_curves, write_metrics, write_npy, CurveRow, JobRecord, JobStatus, Manifest, MetricRow, ParamCountRecord, StageTime};
+use moescope_records::{
+    write_curves, write_metrics, write_npy, CurveRow, JobRecord, JobStatus, Manifest, MetricRow, ParamCountRecord,
+    StageTime,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,12 +56,17 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let data_seconds = t.elapsed().as_secs_f64();
     let dir = prepare_dir(exp, opts)?;
     let mut manifest = initial_manifest(exp, opts, &device);
-    manifest.stages.push(StageTime { stage: "data".into(), seconds: data_seconds });
+    manifest.stages.push(StageTime {
+        stage: "data".into(),
+        seconds: data_seconds,
+    });
     moescope_records::write_atomic(&dir.join("config.yaml"), exp.to_yaml().as_bytes())?;
     manifest.write(&dir)?;
     tracing::info!(dir = %dir.display(), device = %exp.device, "run started");
 
-    let plan: Vec<(usize, usize)> = (0..exp.seeds.len()).flat_map(|s| (0..exp.architectures.len()).map(move |a| (a, s))).collect();
+    let plan: Vec<(usize, usize)> = (0..exp.seeds.len())
+        .flat_map(|s| (0..exp.architectures.len()).map(move |a| (a, s)))
+        .collect();
     let state = Mutex::new(Collected::new(plan.len(), manifest));
     let bars = Bars::new(plan.len(), opts.progress);
     let next = AtomicUsize::new(0);
@@ -73,12 +81,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         return Err(e);
     }
     let t = Instant::now();
-    moescope_report::write_summary(&dir)?;
+    moescope_report::write_report(&dir, None)?;
     collected.add_stage("report", t.elapsed().as_secs_f64());
     collected.manifest.wall_seconds = started.elapsed().as_secs_f64();
     collected.manifest.write(&dir)?;
-    let failed = collected.manifest.failures().map(|(m, s, st, msg)| (m.to_string(), s, st.to_string(), msg.to_string())).collect();
-    Ok(RunOutcome { dir, jobs: plan.len(), failed })
+    let failed = collected
+        .manifest
+        .failures()
+        .map(|(m, s, st, msg)| (m.to_string(), s, st.to_string(), msg.to_string()))
+        .collect();
+    Ok(RunOutcome {
+        dir,
+        jobs: plan.len(),
+        failed,
+    })
 }
 
 fn build_data(exp: &Experiment, device: &Device) -> Result<Vec<SeedTensors>> {
@@ -92,7 +108,16 @@ fn build_data(exp: &Experiment, device: &Device) -> Result<Vec<SeedTensors>> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn worker(exp: &Experiment, plan: &[(usize, usize)], data: &[SeedTensors], device: &Device, next: &AtomicUsize, state: &Mutex<Collected>, bars: &Bars, dir: &Path) {
+fn worker(
+    exp: &Experiment,
+    plan: &[(usize, usize)],
+    data: &[SeedTensors],
+    device: &Device,
+    next: &AtomicUsize,
+    state: &Mutex<Collected>,
+    bars: &Bars,
+    dir: &Path,
+) {
     let bar = bars.worker();
     loop {
         let i = next.fetch_add(1, Ordering::SeqCst);
@@ -124,25 +149,53 @@ struct Collected {
 
 impl Collected {
     fn new(jobs: usize, manifest: Manifest) -> Self {
-        Collected { manifest, rows: vec![Vec::new(); jobs], curves: vec![Vec::new(); jobs], stages: BTreeMap::new(), io_error: None }
+        Collected {
+            manifest,
+            rows: vec![Vec::new(); jobs],
+            curves: vec![Vec::new(); jobs],
+            stages: BTreeMap::new(),
+            io_error: None,
+        }
     }
 
     fn add_stage(&mut self, stage: &str, seconds: f64) {
         match self.manifest.stages.iter_mut().find(|s| s.stage == stage) {
             Some(s) => s.seconds += seconds,
-            None => self.manifest.stages.push(StageTime { stage: stage.into(), seconds }),
+            None => self.manifest.stages.push(StageTime {
+                stage: stage.into(),
+                seconds,
+            }),
         }
     }
 
-    fn finish(&mut self, i: usize, model: &str, seed: u64, seconds: f64, result: std::result::Result<JobOutput, StageFailure>, dir: &Path) {
+    fn finish(
+        &mut self,
+        i: usize,
+        model: &str,
+        seed: u64,
+        seconds: f64,
+        result: std::result::Result<JobOutput, StageFailure>,
+        dir: &Path,
+    ) {
         let status = match result {
             Ok(out) => match self.save_job(i, model, seed, out, dir) {
                 Ok(()) => JobStatus::Done,
-                Err(e) => JobStatus::Failed { stage: "write".into(), message: e.to_string() },
+                Err(e) => JobStatus::Failed {
+                    stage: "write".into(),
+                    message: e.to_string(),
+                },
             },
-            Err(f) => JobStatus::Failed { stage: f.stage.into(), message: f.message },
+            Err(f) => JobStatus::Failed {
+                stage: f.stage.into(),
+                message: f.message,
+            },
         };
-        self.manifest.jobs.push(JobRecord { model: model.to_string(), seed, status, seconds });
+        self.manifest.jobs.push(JobRecord {
+            model: model.to_string(),
+            seed,
+            status,
+            seconds,
+        });
         if let Err(e) = self.flush(dir) {
             self.io_error.get_or_insert(e);
         }
@@ -155,7 +208,11 @@ impl Collected {
         }
         if self.manifest.config["output"]["npy"].as_bool().unwrap_or(true) {
             for a in &out.arrays {
-                write_npy(&dir.join("spectra").join(format!("{model}_s{seed}_{}.npy", a.name)), &a.shape, &a.data)?;
+                write_npy(
+                    &dir.join("spectra").join(format!("{model}_s{seed}_{}.npy", a.name)),
+                    &a.shape,
+                    &a.data,
+                )?;
             }
         }
         for (stage, s) in &out.stage_seconds {
@@ -165,7 +222,11 @@ impl Collected {
         self.curves[i] = out.curve;
         if !self.manifest.params.iter().any(|p| p.model == model) {
             self.manifest.params.push(param_record(model, &self.rows[i]));
-            let order = |m: &str| self.manifest.config["architectures"].as_array().and_then(|a| a.iter().position(|x| x == m));
+            let order = |m: &str| {
+                self.manifest.config["architectures"]
+                    .as_array()
+                    .and_then(|a| a.iter().position(|x| x == m))
+            };
             let mut params = std::mem::take(&mut self.manifest.params);
             params.sort_by_key(|p| order(&p.model));
             self.manifest.params = params;
@@ -186,17 +247,36 @@ impl Collected {
 }
 
 fn param_record(model: &str, rows: &[MetricRow]) -> ParamCountRecord {
-    let get = |m: &str| rows.iter().find(|r| r.metric == m && r.expert.is_none()).map_or(0, |r| r.value as usize);
-    ParamCountRecord { model: model.to_string(), total: get("params.total"), active: get("params.active"), ffn_total: get("params.ffn_total"), router: get("params.router") }
+    let get = |m: &str| {
+        rows.iter()
+            .find(|r| r.metric == m && r.expert.is_none())
+            .map_or(0, |r| r.value as usize)
+    };
+    ParamCountRecord {
+        model: model.to_string(),
+        total: get("params.total"),
+        active: get("params.active"),
+        ffn_total: get("params.ffn_total"),
+        router: get("params.router"),
+    }
 }
 
 /// Saves through a temporary name so a crash never leaves a truncated checkpoint.
 fn save_checkpoint(model: &moescope_model::Model, path: &Path) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::Output { path: dir.to_path_buf(), message: e.to_string() })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let tmp = path.with_extension("safetensors.tmp");
-    model.save(&tmp).map_err(|e| Error::Output { path: tmp.clone(), message: e.to_string() })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::Output { path: path.to_path_buf(), message: e.to_string() })
+    model.save(&tmp).map_err(|e| Error::Output {
+        path: tmp.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
@@ -204,13 +284,21 @@ fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
         Some(d) => d.clone(),
         None => {
             let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string().replace(':', "-");
+            let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+                .to_string()
+                .replace(':', "-");
             unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)))
         }
     };
-    let err = |e: std::io::Error| Error::Output { path: dir.clone(), message: e.to_string() };
+    let err = |e: std::io::Error| Error::Output {
+        path: dir.clone(),
+        message: e.to_string(),
+    };
     if dir.join("manifest.json").exists() {
-        return Err(Error::Output { path: dir.clone(), message: "already holds a run (manifest.json); choose another --out so nothing is overwritten".into() });
+        return Err(Error::Output {
+            path: dir.clone(),
+            message: "already holds a run (manifest.json); choose another --out so nothing is overwritten".into(),
+        });
     }
     std::fs::create_dir_all(&dir).map_err(err)?;
     Ok(dir)
@@ -254,14 +342,20 @@ struct Bars {
 
 impl Bars {
     fn new(jobs: usize, show: bool) -> Self {
-        let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-        let style = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs  {elapsed_precise} (eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar());
+        let multi = MultiProgress::with_draw_target(if show {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let style = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs  {elapsed_precise} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         let main = multi.add(ProgressBar::new(jobs as u64).with_style(style));
         Bars { multi, main }
     }
 
     fn worker(&self) -> ProgressBar {
-        let style = ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let style =
+            ProgressStyle::with_template("  {spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner());
         let bar = self.multi.add(ProgressBar::new_spinner().with_style(style));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         bar

@@ -19,7 +19,12 @@ impl SeedTensors {
         let (x_val, y_val) = to_tensors(&splits.val, device)?;
         let x_probe = inputs(&splits.probe, device)?;
         Ok(SeedTensors {
-            train: TrainData { x_train, y_train, x_val, y_val },
+            train: TrainData {
+                x_train,
+                y_train,
+                x_val,
+                y_val,
+            },
             x_probe,
             d_in: splits.train.d_in,
             d_out: splits.train.d_out(),
@@ -34,7 +39,9 @@ fn inputs(ds: &Dataset, device: &Device) -> candle_core::Result<Tensor> {
 fn to_tensors(ds: &Dataset, device: &Device) -> candle_core::Result<(Tensor, TargetTensor)> {
     let x = inputs(ds, device)?;
     let y = match &ds.targets {
-        Targets::Regression { values, dim } => TargetTensor::Regression(Tensor::from_slice(values, (ds.n, *dim), device)?),
+        Targets::Regression { values, dim } => {
+            TargetTensor::Regression(Tensor::from_slice(values, (ds.n, *dim), device)?)
+        }
         Targets::Classes { labels, .. } => TargetTensor::Classes(Tensor::from_slice(labels, ds.n, device)?),
     };
     Ok((x, y))

@@ -34,10 +34,7 @@ fn tensor_bytes(t: &Tensor) -> Result<(&'static str, Vec<u8>)> {
     Ok(match t.dtype() {
         DType::F64 => (
             "F64",
-            flat.to_vec1::<f64>()?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
+            flat.to_vec1::<f64>()?.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ),
         _ => (
             "F32",
@@ -53,8 +50,7 @@ fn tensor_bytes(t: &Tensor) -> Result<(&'static str, Vec<u8>)> {
 impl Model {
     /// Writes the parameters (in their dtype) and the spec to a safetensors file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let spec_json =
-            serde_json::to_string(self.spec()).map_err(|e| ckpt_err(path, e.to_string()))?;
+        let spec_json = serde_json::to_string(self.spec()).map_err(|e| ckpt_err(path, e.to_string()))?;
         let mut header = Map::new();
         header.insert(
             "__metadata__".into(),
@@ -70,8 +66,7 @@ impl Model {
                 json!({ "dtype": dtype, "shape": t.dims(), "data_offsets": [start, data.len()] }),
             );
         }
-        let mut head = serde_json::to_vec(&Value::Object(header))
-            .map_err(|e| ckpt_err(path, e.to_string()))?;
+        let mut head = serde_json::to_vec(&Value::Object(header)).map_err(|e| ckpt_err(path, e.to_string()))?;
         head.resize(head.len().div_ceil(8) * 8, b' ');
         let mut file = Vec::with_capacity(8 + head.len() + data.len());
         file.extend_from_slice(&(head.len() as u64).to_le_bytes());
@@ -88,9 +83,8 @@ impl Model {
         let mut tensors = candle_core::safetensors::load_buffer(&bytes, device)
             .map_err(|e| ckpt_err(path, format!("not a valid safetensors file: {e}")))?;
         let mut take = |name: &str| tensors.remove(name);
-        let required = |t: Option<Tensor>, name: &str| {
-            t.ok_or_else(|| ckpt_err(path, format!("missing tensor `{name}`")))
-        };
+        let required =
+            |t: Option<Tensor>, name: &str| t.ok_or_else(|| ckpt_err(path, format!("missing tensor `{name}`")));
         let params = Params {
             w0: take("encoder.weight"),
             b0: take("encoder.bias"),
@@ -121,8 +115,8 @@ fn read_spec(path: &Path, bytes: &[u8]) -> Result<ModelSpec> {
         .ok()
         .and_then(|len| bytes.get(8..8usize.checked_add(len)?))
         .ok_or_else(|| ckpt_err(path, format!("header length {len} exceeds the file")))?;
-    let header: HashMap<String, Value> = serde_json::from_slice(head)
-        .map_err(|e| ckpt_err(path, format!("bad JSON header: {e}")))?;
+    let header: HashMap<String, Value> =
+        serde_json::from_slice(head).map_err(|e| ckpt_err(path, format!("bad JSON header: {e}")))?;
     let spec = header
         .get("__metadata__")
         .and_then(|m| m.get(SPEC_KEY))
@@ -133,6 +127,5 @@ fn read_spec(path: &Path, bytes: &[u8]) -> Result<ModelSpec> {
                 format!("no `{SPEC_KEY}` in the header metadata (not a moescope checkpoint)"),
             )
         })?;
-    serde_json::from_str(spec)
-        .map_err(|e| ckpt_err(path, format!("bad model spec in metadata: {e}")))
+    serde_json::from_str(spec).map_err(|e| ckpt_err(path, format!("bad model spec in metadata: {e}")))
 }

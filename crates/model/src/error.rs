@@ -50,11 +50,7 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
-pub(crate) fn invalid(
-    field: &str,
-    expected: impl Into<String>,
-    got: impl std::fmt::Display,
-) -> Error {
+pub(crate) fn invalid(field: &str, expected: impl Into<String>, got: impl std::fmt::Display) -> Error {
     Error::Invalid {
         field: field.to_string(),
         expected: expected.into(),

@@ -51,10 +51,7 @@ pub(crate) fn init_params(spec: &ModelSpec, seed: u64, dev: &Device) -> Result<P
         let normal = Normal::new(0.0, spec.router_init_std)
             .map_err(|_| invalid("router_init_std", "a finite std ≥ 0", spec.router_init_std))?;
         let w: Vec<f32> = (0..e * d).map(|_| normal.sample(&mut rng) as f32).collect();
-        (
-            Some(Tensor::from_vec(w, (e, d), dev)?),
-            Some(zeros(e, dev)?),
-        )
+        (Some(Tensor::from_vec(w, (e, d), dev)?), Some(zeros(e, dev)?))
     } else {
         (None, None)
     };

@@ -37,11 +37,7 @@ impl Params {
     pub fn named(&self) -> Vec<(&'static str, &Tensor)> {
         let mut out = Vec::with_capacity(10);
         let optional = [("encoder.weight", &self.w0), ("encoder.bias", &self.b0)];
-        out.extend(
-            optional
-                .into_iter()
-                .filter_map(|(n, t)| t.as_ref().map(|t| (n, t))),
-        );
+        out.extend(optional.into_iter().filter_map(|(n, t)| t.as_ref().map(|t| (n, t))));
         out.extend([
             ("ffn.w1", &self.w1),
             ("ffn.b1", &self.b1),
@@ -49,11 +45,7 @@ impl Params {
             ("ffn.b2", &self.b2),
         ]);
         let router = [("router.weight", &self.wr), ("router.bias", &self.br)];
-        out.extend(
-            router
-                .into_iter()
-                .filter_map(|(n, t)| t.as_ref().map(|t| (n, t))),
-        );
+        out.extend(router.into_iter().filter_map(|(n, t)| t.as_ref().map(|t| (n, t))));
         out.extend([("readout.weight", &self.wout), ("readout.bias", &self.bout)]);
         out
     }
@@ -109,9 +101,7 @@ impl Params {
             let found = named.iter().find(|(n, _)| *n == name).map(|(_, t)| *t);
             match (shape, found) {
                 (None, None) => {}
-                (Some(s), Some(t)) if t.dims() != s.as_slice() => {
-                    return Err(shape_err(name, &s, t.dims()))
-                }
+                (Some(s), Some(t)) if t.dims() != s.as_slice() => return Err(shape_err(name, &s, t.dims())),
                 (Some(_), Some(t)) if t.dtype() != dtype || !t.device().same_device(device) => {
                     return Err(Error::Shape {
                         name: name.into(),
@@ -234,9 +224,7 @@ impl Model {
 
     /// A detached copy with every parameter in `dtype` (f32 or f64).
     pub fn to_dtype(&self, dtype: DType) -> Result<Model> {
-        let params = self
-            .params
-            .try_map(|t| Ok(t.detach().to_dtype(dtype)?.detach()))?;
+        let params = self.params.try_map(|t| Ok(t.detach().to_dtype(dtype)?.detach()))?;
         Model::from_params(self.spec.clone(), params)
     }
 
@@ -333,12 +321,7 @@ impl Model {
                 .broadcast_mul(&gates.unsqueeze(2)?)?
                 .reshape((n, e * m))?,
         };
-        let w2 = self
-            .params
-            .w2
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((e * m, d))?; // (E·m, d)
+        let w2 = self.params.w2.transpose(1, 2)?.contiguous()?.reshape((e * m, d))?; // (E·m, d)
         Ok((scaled.matmul(&w2)? + gates.matmul(&self.params.b2)?)?) // (n, d)
     }
 
@@ -348,9 +331,7 @@ impl Model {
         let (e, m) = (self.spec.experts, self.spec.hidden);
         let a = act.reshape((n, e, m))?.transpose(0, 1)?.contiguous()?; // (E, n, m)
         let w2t = self.params.w2.transpose(1, 2)?; // (E, m, d)
-        let out = a
-            .matmul(&w2t)?
-            .broadcast_add(&self.params.b2.unsqueeze(1)?)?; // (E, n, d)
+        let out = a.matmul(&w2t)?.broadcast_add(&self.params.b2.unsqueeze(1)?)?; // (E, n, d)
         Ok(out.transpose(0, 1)?.contiguous()?) // (n, E, d)
     }
 
@@ -371,11 +352,7 @@ impl Model {
 
     /// z = h + u (or u) → y = W_out z + b_out.
     fn readout(&self, h: &Tensor, u: &Tensor) -> Result<(Tensor, Tensor)> {
-        let z = if self.spec.residual {
-            (h + u)?
-        } else {
-            u.clone()
-        };
+        let z = if self.spec.residual { (h + u)? } else { u.clone() };
         let y = linear(&z, &self.params.wout, &self.params.bout)?;
         Ok((z, y))
     }

@@ -17,9 +17,7 @@ pub fn topk_mask(logits: &Tensor, k: usize) -> Result<Tensor> {
     let s_j = s.unsqueeze(1)?; // (n, 1, E): its competitor j
     let greater = s_j.broadcast_gt(&s_e)?.to_dtype(DType::F32)?; // (n, E, E)
     let equal = s_j.broadcast_eq(&s_e)?.to_dtype(DType::F32)?; // (n, E, E)
-    let lower: Vec<f32> = (0..e * e)
-        .map(|i| if i % e < i / e { 1.0 } else { 0.0 })
-        .collect();
+    let lower: Vec<f32> = (0..e * e).map(|i| if i % e < i / e { 1.0 } else { 0.0 }).collect();
     let lower = Tensor::from_vec(lower, (e, e), s.device())?; // [e, j] = 1 iff j < e
     let rank = (greater + equal.broadcast_mul(&lower)?)?.sum(D::Minus1)?; // (n, E)
     Ok(rank.lt(k as f64)?.to_dtype(logits.dtype())?)

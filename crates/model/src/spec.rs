@@ -102,11 +102,7 @@ impl ModelSpec {
             return Err(invalid("temperature", "a finite τ > 0", self.temperature));
         }
         if !(self.router_init_std.is_finite() && self.router_init_std >= 0.0) {
-            return Err(invalid(
-                "router_init_std",
-                "a finite std ≥ 0",
-                self.router_init_std,
-            ));
+            return Err(invalid("router_init_std", "a finite std ≥ 0", self.router_init_std));
         }
         Ok(())
     }

@@ -133,11 +133,7 @@ impl TrainOptions {
             return Err(invalid("batch", "a positive batch size", self.batch));
         }
         if self.eval_every == 0 {
-            return Err(invalid(
-                "eval_every",
-                "a positive number of steps",
-                self.eval_every,
-            ));
+            return Err(invalid("eval_every", "a positive number of steps", self.eval_every));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(invalid("lr", "a finite learning rate > 0", self.lr));
@@ -174,12 +170,7 @@ fn task_loss(y: &Tensor, target: &TargetTensor) -> Result<Tensor> {
 
 /// The training objective on one batch: task loss + α·switch loss (Top-k, and soft with
 /// `balance_soft`) + z-loss coefficient · z-loss (routed models). Returns (total, task).
-pub fn objective(
-    model: &Model,
-    x: &Tensor,
-    y: &TargetTensor,
-    opts: &TrainOptions,
-) -> Result<(Tensor, Tensor)> {
+pub fn objective(model: &Model, x: &Tensor, y: &TargetTensor, opts: &TrainOptions) -> Result<(Tensor, Tensor)> {
     let (pred, routed) = model.forward_lean(x)?;
     let task = task_loss(&pred, y)?;
     let mut total = task.clone();
@@ -302,10 +293,7 @@ pub fn train(
         )?;
         let (total_v, task_v) = (scalar(&total)?, scalar(&task)?);
         if !total_v.is_finite() {
-            return Err(Error::NonFinite {
-                stage: "train",
-                step,
-            });
+            return Err(Error::NonFinite { stage: "train", step });
         }
         opt.backward_step(&total)?;
         (running, count, steps_run) = (running + task_v, count + 1, step);
@@ -342,9 +330,6 @@ fn finite(v: f64, step: usize) -> Result<f64> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(Error::NonFinite {
-            stage: "eval",
-            step,
-        })
+        Err(Error::NonFinite { stage: "eval", step })
     }
 }

@@ -11,13 +11,9 @@ use moescope_model::{Error, Model, SPEC_KEY};
 fn save_load_round_trip_keeps_spec_and_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let x = randn(3, 9, 3);
-    for (i, (routing, e)) in [
-        (Routing::Dense, 1),
-        (Routing::TopK { k: 2 }, 4),
-        (Routing::Soft, 3),
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, (routing, e)) in [(Routing::Dense, 1), (Routing::TopK { k: 2 }, 4), (Routing::Soft, 3)]
+        .into_iter()
+        .enumerate()
     {
         let mut s = spec(routing, e, Activation::Relu);
         s.temperature = 0.5;
@@ -29,10 +25,7 @@ fn save_load_round_trip_keeps_spec_and_outputs() {
             let back = Model::load(&path, &Device::Cpu).unwrap();
             assert_eq!(back.spec(), &s);
             assert_eq!(back.dtype(), m.dtype());
-            assert_eq!(
-                vec(&back.forward(&x).unwrap().y),
-                vec(&m.forward(&x).unwrap().y)
-            );
+            assert_eq!(vec(&back.forward(&x).unwrap().y), vec(&m.forward(&x).unwrap().y));
             // The file is plain safetensors: candle's loader reads the same tensors.
             let raw = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
             assert_eq!(raw.len(), m.params().named().len());

@@ -10,10 +10,7 @@ use moescope_model::{Model, ModelSpec};
 fn phi(a: f64, act: Activation) -> f64 {
     match act {
         Activation::Relu => a.max(0.0),
-        Activation::Gelu => {
-            0.5 * a
-                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (a + 0.044715 * a.powi(3))).tanh())
-        }
+        Activation::Gelu => 0.5 * a * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (a + 0.044715 * a.powi(3))).tanh()),
     }
 }
 
@@ -21,13 +18,7 @@ fn phi(a: f64, act: Activation) -> f64 {
 fn affine(w: &[f64], b: &[f64], v: &[f64]) -> Vec<f64> {
     b.iter()
         .enumerate()
-        .map(|(r, bi)| {
-            bi + v
-                .iter()
-                .enumerate()
-                .map(|(c, x)| w[r * v.len() + c] * x)
-                .sum::<f64>()
-        })
+        .map(|(r, bi)| bi + v.iter().enumerate().map(|(c, x)| w[r * v.len() + c] * x).sum::<f64>())
         .collect()
 }
 
@@ -35,14 +26,10 @@ fn affine(w: &[f64], b: &[f64], v: &[f64]) -> Vec<f64> {
 fn reference(spec: &ModelSpec, model: &Model, x: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>, Vec<f64>) {
     let p = model.params();
     let (e, m, d) = (spec.experts, spec.hidden, spec.d);
-    let h: Vec<f64> = affine(
-        &vec(p.w0.as_ref().unwrap()),
-        &vec(p.b0.as_ref().unwrap()),
-        x,
-    )
-    .into_iter()
-    .map(|a| phi(a, spec.activation))
-    .collect();
+    let h: Vec<f64> = affine(&vec(p.w0.as_ref().unwrap()), &vec(p.b0.as_ref().unwrap()), x)
+        .into_iter()
+        .map(|a| phi(a, spec.activation))
+        .collect();
     let (w1, b1, w2, b2) = (vec(&p.w1), vec(&p.b1), vec(&p.w2), vec(&p.b2));
     let experts: Vec<Vec<f64>> = (0..e)
         .map(|k| {
@@ -56,14 +43,10 @@ fn reference(spec: &ModelSpec, model: &Model, x: &[f64]) -> (Vec<f64>, Vec<Vec<f
     let gates: Vec<f64> = match spec.routing {
         Routing::Dense => vec![1.0],
         _ => {
-            let s: Vec<f64> = affine(
-                &vec(p.wr.as_ref().unwrap()),
-                &vec(p.br.as_ref().unwrap()),
-                &h,
-            )
-            .iter()
-            .map(|v| v / spec.temperature)
-            .collect();
+            let s: Vec<f64> = affine(&vec(p.wr.as_ref().unwrap()), &vec(p.br.as_ref().unwrap()), &h)
+                .iter()
+                .map(|v| v / spec.temperature)
+                .collect();
             let z: f64 = s.iter().map(|v| v.exp()).sum();
             let probs: Vec<f64> = s.iter().map(|v| v.exp() / z).collect();
             match spec.routing {
@@ -87,9 +70,7 @@ fn reference(spec: &ModelSpec, model: &Model, x: &[f64]) -> (Vec<f64>, Vec<Vec<f
     let u: Vec<f64> = (0..d)
         .map(|j| (0..gates.len()).map(|k| gates[k] * experts[k][j]).sum())
         .collect();
-    let z: Vec<f64> = (0..d)
-        .map(|j| if spec.residual { h[j] + u[j] } else { u[j] })
-        .collect();
+    let z: Vec<f64> = (0..d).map(|j| if spec.residual { h[j] + u[j] } else { u[j] }).collect();
     (gates, experts, affine(&vec(&p.wout), &vec(&p.bout), &z))
 }
 
@@ -115,11 +96,7 @@ fn forward_matches_loop_reference_in_f64() {
                 .to_dtype(DType::F64)
                 .unwrap();
             let trace = model.forward(&x.to_dtype(DType::F64).unwrap()).unwrap();
-            let (gates, eo, y) = (
-                vec(&trace.ffn.gates),
-                vec(&trace.ffn.expert_out),
-                vec(&trace.y),
-            );
+            let (gates, eo, y) = (vec(&trace.ffn.gates), vec(&trace.ffn.expert_out), vec(&trace.y));
             for r in 0..6 {
                 let (g_ref, eo_ref, y_ref) = reference(&s, &model, &xs[r * 3..r * 3 + 3]);
                 let tag = format!("{act:?} {routing:?} renorm={renorm} row {r}");
@@ -131,10 +108,7 @@ fn forward_matches_loop_reference_in_f64() {
                     max_abs_diff(&eo[r * e * 4..(r + 1) * e * 4], &eo_ref.concat()) < 1e-12,
                     "experts {tag}"
                 );
-                assert!(
-                    max_abs_diff(&y[r * 2..r * 2 + 2], &y_ref) < 1e-12,
-                    "y {tag}"
-                );
+                assert!(max_abs_diff(&y[r * 2..r * 2 + 2], &y_ref) < 1e-12, "y {tag}");
             }
             let u = vec(&trace.ffn.out);
             let sum = vec(&trace
@@ -207,10 +181,7 @@ fn bad_specs_and_params_are_errors() {
     );
     s.d = 3;
     let m = Model::new(s, 0, &Device::Cpu).unwrap();
-    assert_eq!(
-        vec(&m.encode(&randn(1, 2, 3)).unwrap()),
-        vec(&randn(1, 2, 3))
-    );
+    assert_eq!(vec(&m.encode(&randn(1, 2, 3)).unwrap()), vec(&randn(1, 2, 3)));
     let model = Model::new(good.clone(), 0, &Device::Cpu).unwrap();
     let mut p = model.params().clone();
     p.w1 = p.w1.narrow(1, 0, 4).unwrap();

@@ -27,14 +27,9 @@ fn opts() -> TrainOptions {
 
 fn loss_with_wr(model: &Model, wr: &[f64], x: &Tensor, y: &TargetTensor) -> f64 {
     let mut p = model.params().clone();
-    p.wr =
-        Some(Tensor::from_vec(wr.to_vec(), p.wr.as_ref().unwrap().dims(), &Device::Cpu).unwrap());
+    p.wr = Some(Tensor::from_vec(wr.to_vec(), p.wr.as_ref().unwrap().dims(), &Device::Cpu).unwrap());
     let m = Model::from_params(model.spec().clone(), p).unwrap();
-    objective(&m, x, y, &opts())
-        .unwrap()
-        .0
-        .to_scalar::<f64>()
-        .unwrap()
+    objective(&m, x, y, &opts()).unwrap().0.to_scalar::<f64>().unwrap()
 }
 
 #[test]
@@ -50,10 +45,7 @@ fn router_gradients_match_finite_differences() {
         let (total, _) = objective(&model, &x, &y, &opts()).unwrap();
         let grads = total.backward().unwrap();
         let wr = model.params().wr.clone().unwrap();
-        assert!(
-            vars.iter().any(|v| v.as_tensor().id() == wr.id()),
-            "W_r is trained"
-        );
+        assert!(vars.iter().any(|v| v.as_tensor().id() == wr.id()), "W_r is trained");
         let g = vec(grads.get(&wr).expect("router weight has a gradient"));
         let w0 = vec(&wr);
         let h = 1e-6;
@@ -62,15 +54,11 @@ fn router_gradients_match_finite_differences() {
                 let (mut plus, mut minus) = (w0.clone(), w0.clone());
                 plus[i] += h;
                 minus[i] -= h;
-                (loss_with_wr(&model, &plus, &x, &y) - loss_with_wr(&model, &minus, &x, &y))
-                    / (2.0 * h)
+                (loss_with_wr(&model, &plus, &x, &y) - loss_with_wr(&model, &minus, &x, &y)) / (2.0 * h)
             })
             .collect();
         let scale = g.iter().map(|v| v.abs()).fold(0.0, f64::max);
-        assert!(
-            scale > 1e-3,
-            "{routing:?}: router gradient is (near) zero: {g:?}"
-        );
+        assert!(scale > 1e-3, "{routing:?}: router gradient is (near) zero: {g:?}");
         assert!(
             max_abs_diff(&g, &fd) < 1e-7 * scale.max(1.0),
             "{routing:?}: autograd {g:?} vs FD {fd:?}"

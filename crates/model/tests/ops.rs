@@ -19,9 +19,7 @@ fn softmax_gradient_and_the_softmax_last_dim_trap() {
         .sum_all()
         .unwrap();
     let grads = loss.backward().unwrap();
-    let g = vec(grads
-        .get(s.as_tensor())
-        .expect("softmax must propagate a gradient"));
+    let g = vec(grads.get(s.as_tensor()).expect("softmax must propagate a gradient"));
     let want = [-0.075718, -0.130105, 0.205823];
     assert!(max_abs_diff(&g, &want) < 5e-7, "{g:?}");
     // The same closed form evaluated independently in plain f64.
@@ -45,20 +43,13 @@ fn softmax_gradient_and_the_softmax_last_dim_trap() {
         .get(s2.as_tensor())
         .map(|t| vec(t).iter().all(|v| *v == 0.0))
         .unwrap_or(true);
-    assert!(
-        cut,
-        "softmax_last_dim now has a gradient; the trap note is stale"
-    );
+    assert!(cut, "softmax_last_dim now has a gradient; the trap note is stale");
 }
 
 #[test]
 fn topk_mask_breaks_ties_toward_lower_index() {
     let s = Tensor::new(
-        &[
-            [1.0f32, 3.0, 3.0, 0.0],
-            [2.0, 2.0, 2.0, 2.0],
-            [0.0, -1.0, 5.0, 4.0],
-        ],
+        &[[1.0f32, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [0.0, -1.0, 5.0, 4.0]],
         &Device::Cpu,
     )
     .unwrap();
@@ -81,12 +72,7 @@ fn topk_mask_breaks_ties_toward_lower_index() {
 /// All router logits equal (W_r = 0, b_r = 0), E = 4, k = 2: S = {0, 1}, gates [½, ½, 0, 0].
 #[test]
 fn equal_logits_select_the_first_k_experts_with_equal_gates() {
-    let model = Model::new(
-        spec(Routing::TopK { k: 2 }, 4, Activation::Gelu),
-        1,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let model = Model::new(spec(Routing::TopK { k: 2 }, 4, Activation::Gelu), 1, &Device::Cpu).unwrap();
     let mut p = model.params().clone();
     p.wr = Some(p.wr.unwrap().zeros_like().unwrap());
     let model = Model::from_params(model.spec().clone(), p).unwrap();
@@ -107,10 +93,7 @@ fn switch_loss_closed_forms() {
         .unwrap();
     let probs = candle_nn::ops::softmax(&collapsed, D::Minus1).unwrap();
     let sel = topk_mask(&collapsed, 1).unwrap();
-    let l = switch_loss(&probs, &sel, 1)
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap();
+    let l = switch_loss(&probs, &sel, 1).unwrap().to_scalar::<f64>().unwrap();
     let e10 = 10f64.exp();
     assert!((l - 4.0 * e10 / (e10 + 3.0)).abs() < 1e-12);
     assert!((l - 3.999455).abs() < 5e-7, "{l}");
@@ -125,12 +108,7 @@ fn switch_loss_closed_forms() {
         .to_scalar::<f64>()
         .unwrap();
     assert!((l - 1.0).abs() < 1e-3, "{l}");
-    assert!(switch_loss(
-        &probs,
-        &topk_mask(&rr, 1).unwrap().narrow(0, 0, 4).unwrap(),
-        1
-    )
-    .is_err());
+    assert!(switch_loss(&probs, &topk_mask(&rr, 1).unwrap().narrow(0, 0, 4).unwrap(), 1).is_err());
 }
 
 /// Rows [0, 0] → lse = ln 2; [ln 3, ln 1] → lse = ln 4: z = ((ln 2)² + (ln 4)²)/2 = 2.5 (ln 2)².
@@ -160,11 +138,7 @@ fn activation_derivative_matches_finite_differences() {
         let h = 1e-6;
         let f = |shift: f64| vec(&moescope_model::activation(&(&a + shift).unwrap(), act).unwrap());
         let (fp, fm) = (f(h), f(-h));
-        let fd: Vec<f64> = fp
-            .iter()
-            .zip(&fm)
-            .map(|(p, m)| (p - m) / (2.0 * h))
-            .collect();
+        let fd: Vec<f64> = fp.iter().zip(&fm).map(|(p, m)| (p - m) / (2.0 * h)).collect();
         assert!(max_abs_diff(&d, &fd) < 1e-8, "{act:?}");
     }
     // GELU tanh closed form at a = 1: 0.5(1+tanh u) + 0.5(1 − tanh²u)·c(1 + 3·0.044715), u = c·1.044715.

@@ -49,11 +49,7 @@ fn data() -> TrainData {
 }
 
 fn all_params(m: &Model) -> Vec<Vec<f64>> {
-    m.params()
-        .named()
-        .into_iter()
-        .map(|(_, t)| vec(t))
-        .collect()
+    m.params().named().into_iter().map(|(_, t)| vec(t)).collect()
 }
 
 #[test]
@@ -99,11 +95,7 @@ fn classification_trains_and_patience_stops() {
     let mut o = opts(100);
     o.balance_soft = true;
     let r = train(&mut m, &d, &o, 1, &mut |_, _| {}).unwrap();
-    assert!(
-        r.final_val_loss < 0.7 * before,
-        "{before} -> {}",
-        r.final_val_loss
-    );
+    assert!(r.final_val_loss < 0.7 * before, "{before} -> {}", r.final_val_loss);
     // lr so small nothing improves after the first evaluation: patience ends the run.
     (o.lr, o.eval_every, o.patience, o.steps) = (1e-12, 5, 10, 200);
     let r = train(&mut m, &d, &o, 1, &mut |_, _| {}).unwrap();
@@ -127,11 +119,7 @@ fn encoder_and_readout_init_are_shared_across_architectures() {
     let dense = get(Routing::Dense, 1, 4);
     assert_eq!(dense, get(Routing::TopK { k: 2 }, 4, 4));
     assert_eq!(dense, get(Routing::Soft, 2, 4));
-    assert_ne!(
-        dense[0],
-        get(Routing::Dense, 1, 5)[0],
-        "another seed, another encoder"
-    );
+    assert_ne!(dense[0], get(Routing::Dense, 1, 5)[0], "another seed, another encoder");
 }
 
 #[test]
@@ -139,12 +127,7 @@ fn divergence_and_nan_inputs_are_non_finite_errors() {
     let d = data();
     let mut o = opts(50);
     o.lr = 1e30;
-    let mut m = Model::new(
-        spec(Routing::TopK { k: 1 }, 4, Activation::Gelu),
-        0,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let mut m = Model::new(spec(Routing::TopK { k: 1 }, 4, Activation::Gelu), 0, &Device::Cpu).unwrap();
     let err = train(&mut m, &d, &o, 0, &mut |_, _| {}).unwrap_err();
     assert!(matches!(err, Error::NonFinite { .. }), "{err}");
 

@@ -17,11 +17,7 @@ use moescope_model::Model;
 /// rows independently, otherwise the result is the Jacobian of the row sums. Weights inside `f`
 /// should be detached so that backward only walks to `x`. Errors: `x` not 2-D, `chunk == 0`,
 /// `f` returning something other than `(c, d_out)`; `NonFinite { stage: "jacobian" }`.
-pub fn vjp_jacobian(
-    f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
-    x: &Tensor,
-    chunk: usize,
-) -> Result<Tensor> {
+pub fn vjp_jacobian(f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>, x: &Tensor, chunk: usize) -> Result<Tensor> {
     let (n, d_in) = x.dims2().map_err(|_| Error::Shape {
         what: "x (Jacobian inputs)",
         expected: "(n, d_in)".into(),
@@ -49,11 +45,7 @@ pub fn vjp_jacobian(
 }
 
 /// One chunk `(c, d_in)` → `(c, d_out, d_in)`: one forward, `d_out` backward passes.
-fn vjp_chunk(
-    f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>,
-    x: &Tensor,
-    d_in: usize,
-) -> Result<Tensor> {
+fn vjp_chunk(f: &dyn Fn(&Tensor) -> candle_core::Result<Tensor>, x: &Tensor, d_in: usize) -> Result<Tensor> {
     let c = x.dim(0)?;
     let var = Var::from_tensor(&x.detach())?;
     let y = f(var.as_tensor())?;
@@ -92,19 +84,12 @@ fn detached(model: &Model) -> Result<Model> {
 pub fn layer_jacobian_autograd(model: &Model, h: &Tensor, chunk: usize) -> Result<Tensor> {
     check_rows(h, model.spec().d, "h (router inputs)")?;
     let m = detached(model)?;
-    let f = |t: &Tensor| -> candle_core::Result<Tensor> {
-        m.ffn(t).map(|tr| tr.out).map_err(candle_core::Error::wrap)
-    };
+    let f = |t: &Tensor| -> candle_core::Result<Tensor> { m.ffn(t).map(|tr| tr.out).map_err(candle_core::Error::wrap) };
     vjp_jacobian(&f, h, chunk)
 }
 
 /// Autograd Jacobian of expert `expert`'s own output E_e(h) at `h (n, d)` → `(n, d, d)`.
-pub fn expert_jacobian_autograd(
-    model: &Model,
-    h: &Tensor,
-    expert: usize,
-    chunk: usize,
-) -> Result<Tensor> {
+pub fn expert_jacobian_autograd(model: &Model, h: &Tensor, expert: usize, chunk: usize) -> Result<Tensor> {
     check_rows(h, model.spec().d, "h (router inputs)")?;
     let experts = model.params().w1.dim(0)?;
     if expert >= experts {
@@ -125,11 +110,8 @@ pub fn expert_jacobian_autograd(
 pub fn model_jacobian_autograd(model: &Model, x: &Tensor, chunk: usize) -> Result<Tensor> {
     check_rows(x, model.spec().d_in, "x (model inputs)")?;
     let m = detached(model)?;
-    let f = |t: &Tensor| -> candle_core::Result<Tensor> {
-        m.forward(t)
-            .map(|tr| tr.y)
-            .map_err(candle_core::Error::wrap)
-    };
+    let f =
+        |t: &Tensor| -> candle_core::Result<Tensor> { m.forward(t).map(|tr| tr.y).map_err(candle_core::Error::wrap) };
     vjp_jacobian(&f, x, chunk)
 }
 
@@ -146,8 +128,18 @@ pub fn layer_jacobians_autograd(model: &Model, h: &Tensor, chunk: usize) -> Resu
     let expert = Tensor::stack(&per_expert, 1)?; // (n, E, d, d)
     let full = layer_jacobian_autograd(model, h, chunk)?; // (n, d, d)
     let g = trace.gates.contiguous()?; // (n, E)
-    let mixed = g.unsqueeze(1)?.matmul(&expert.reshape((n, experts, d * d))?)?.reshape((n, d, d))?;
+    let mixed = g
+        .unsqueeze(1)?
+        .matmul(&expert.reshape((n, experts, d * d))?)?
+        .reshape((n, d, d))?;
     let gate_term = (&full - mixed)?;
     let margin = crate::closed_form::routing_margin(&trace)?;
-    Ok(LayerJacobians { expert, gate_term, full, gates: g, selected: trace.selected, margin })
+    Ok(LayerJacobians {
+        expert,
+        gate_term,
+        full,
+        gates: g,
+        selected: trace.selected,
+        margin,
+    })
 }

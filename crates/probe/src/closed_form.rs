@@ -67,13 +67,7 @@ fn check_dtype(model: &Model, t: &Tensor, what: &'static str) -> Result<()> {
 ///
 /// Batched over E (not n): the per-point diagonal scales W2_e's columns, then one matmul per
 /// expert with the point rows stacked, `(E, n·d, m) @ (E, m, d)`.
-fn stacked_expert_jacobians(
-    model: &Model,
-    h: &Tensor,
-    w1: &Tensor,
-    b1: &Tensor,
-    w2: &Tensor,
-) -> Result<Tensor> {
+fn stacked_expert_jacobians(model: &Model, h: &Tensor, w1: &Tensor, b1: &Tensor, w2: &Tensor) -> Result<Tensor> {
     let (e, m, d) = w1.dims3()?;
     let n = h.dim(0)?;
     let a = h
@@ -81,15 +75,9 @@ fn stacked_expert_jacobians(
         .broadcast_add(&b1.reshape((1, e * m))?)?; // (n, E·m)
     let dphi = activation_derivative(&a, model.spec().activation)?.reshape((n, e, 1, m))?;
     let scaled = dphi.broadcast_mul(&w2.unsqueeze(0)?)?; // (n, E, d, m): W2_e diag(φ'(a_e))
-    let scaled = scaled
-        .permute((1, 0, 2, 3))?
-        .contiguous()?
-        .reshape((e, n * d, m))?;
+    let scaled = scaled.permute((1, 0, 2, 3))?.contiguous()?.reshape((e, n * d, m))?;
     let jac = scaled.matmul(&w1.contiguous()?)?; // (E, n·d, d)
-    Ok(jac
-        .reshape((e, n, d, d))?
-        .permute((1, 0, 2, 3))?
-        .contiguous()?)
+    Ok(jac.reshape((e, n, d, d))?.permute((1, 0, 2, 3))?.contiguous()?)
 }
 
 /// `(n, E, d)`: ∂g_e/∂h for every expert (the unified §4.3 form in the module docs).
@@ -124,8 +112,7 @@ pub(crate) fn routing_margin(trace: &FfnTrace) -> Result<Option<Tensor>> {
         return Ok(None);
     }
     let mask = sel.ne(0.0)?; // u8 (n, E)
-    let pos_inf =
-        Tensor::full(f64::INFINITY, logits.shape(), logits.device())?.to_dtype(logits.dtype())?;
+    let pos_inf = Tensor::full(f64::INFINITY, logits.shape(), logits.device())?.to_dtype(logits.dtype())?;
     let neg_inf = pos_inf.neg()?;
     let min_sel = mask.where_cond(logits, &pos_inf)?.min(D::Minus1)?; // (n,)
     let max_unsel = mask.where_cond(&neg_inf, logits)?.max(D::Minus1)?; // (n,)
@@ -178,19 +165,14 @@ fn check_permutation(perm: &[usize], hidden: usize) -> Result<()> {
     if perm.len() != hidden {
         return Err(Error::InvalidArgument {
             name: "perm",
-            msg: format!(
-                "length {} but the dense hidden width is {hidden}",
-                perm.len()
-            ),
+            msg: format!("length {} but the dense hidden width is {hidden}", perm.len()),
         });
     }
     for &i in perm {
         if i >= hidden || std::mem::replace(&mut seen[i], true) {
             return Err(Error::InvalidArgument {
                 name: "perm",
-                msg: format!(
-                    "not a permutation of 0..{hidden}: entry {i} is out of range or repeated"
-                ),
+                msg: format!("not a permutation of 0..{hidden}: entry {i} is out of range or repeated"),
             });
         }
     }
@@ -201,12 +183,7 @@ fn check_permutation(perm: &[usize], hidden: usize) -> Result<()> {
 ///
 /// The H dense hidden units (optionally reordered by the permutation `perm`) are split into
 /// `groups` consecutive groups of m = H / groups units; Σ_g J_{D,g} = J_D. Dense models only.
-pub fn dense_group_jacobians(
-    model: &Model,
-    h: &Tensor,
-    groups: usize,
-    perm: Option<&[usize]>,
-) -> Result<Tensor> {
+pub fn dense_group_jacobians(model: &Model, h: &Tensor, groups: usize, perm: Option<&[usize]>) -> Result<Tensor> {
     let p = model.params();
     let (e, hidden, d) = p.w1.dims3()?;
     if p.wr.is_some() || e != 1 {

@@ -19,11 +19,7 @@ pub(crate) fn check_finite(t: &Tensor, stage: &'static str) -> Result<()> {
     }
     // NaN: x != x. inf: |x| == inf. Counted on the device, one scalar back.
     let nan = t.ne(t)?.to_dtype(DType::U32)?;
-    let inf = t
-        .abs()?
-        .to_dtype(DType::F64)?
-        .eq(f64::INFINITY)?
-        .to_dtype(DType::U32)?;
+    let inf = t.abs()?.to_dtype(DType::F64)?.eq(f64::INFINITY)?.to_dtype(DType::U32)?;
     let count = (nan + inf)?.sum_all()?.to_scalar::<u32>()? as usize;
     Err(Error::NonFinite {
         stage,
@@ -39,10 +35,7 @@ mod tests {
     #[test]
     fn counts_nan_and_both_infinities() -> Result<()> {
         let t = Tensor::new(
-            &[
-                [1.0f64, f64::NAN, 3.0],
-                [f64::INFINITY, 0.0, f64::NEG_INFINITY],
-            ],
+            &[[1.0f64, f64::NAN, 3.0], [f64::INFINITY, 0.0, f64::NEG_INFINITY]],
             &Device::Cpu,
         )?;
         match check_finite(&t, "jacobian") {

@@ -60,12 +60,7 @@ fn check_model(hm: &HostModel, dev: &Device, seed: u64) -> TestResult {
     // Layer J_F: closed vs autograd (chunk 4 < n) vs FD of the reference F.
     let full = host(&lj.full);
     let auto = host(&layer_jacobian_autograd(&model, &h, 4)?);
-    assert_rel_max_abs(
-        &full,
-        &auto,
-        atol,
-        &format!("{tag}: J_F closed vs autograd"),
-    );
+    assert_rel_max_abs(&full, &auto, atol, &format!("{tag}: J_F closed vs autograd"));
     for i in 0..N {
         let hi = &hs[i * d..(i + 1) * d];
         let fd = central_difference_jacobian(&|v: &[f64]| hm.ffn(v), hi, EPS);
@@ -79,9 +74,20 @@ fn check_model(hm: &HostModel, dev: &Device, seed: u64) -> TestResult {
 
     // The engine's autograd path: every field of LayerJacobians through VJPs.
     let la = layer_jacobians_autograd(&model, &h, 3)?;
-    assert_rel_max_abs(&host(&lj.expert), &host(&la.expert), atol, &format!("{tag}: all J_e closed vs autograd"));
+    assert_rel_max_abs(
+        &host(&lj.expert),
+        &host(&la.expert),
+        atol,
+        &format!("{tag}: all J_e closed vs autograd"),
+    );
     // Absolute floor: the gate term is exactly 0 in closed form for Top-1, ~1e-16 through autograd.
-    assert_close(&host(&la.gate_term), &host(&lj.gate_term), 1e-12, atol, &format!("{tag}: gate term closed vs autograd"));
+    assert_close(
+        &host(&la.gate_term),
+        &host(&lj.gate_term),
+        1e-12,
+        atol,
+        &format!("{tag}: gate term closed vs autograd"),
+    );
     assert_eq!(host(&lj.gates), host(&la.gates));
 
     // Each J_e (computed for every expert, routed or not).
@@ -108,18 +114,9 @@ fn check_model(hm: &HostModel, dev: &Device, seed: u64) -> TestResult {
     let (din, dout) = (hm.d_in, hm.d_out);
     let mj = host(&model_jacobian(&model, &x)?);
     let auto_m = host(&model_jacobian_autograd(&model, &x, 16)?);
-    assert_rel_max_abs(
-        &mj,
-        &auto_m,
-        atol,
-        &format!("{tag}: model J closed vs autograd"),
-    );
+    assert_rel_max_abs(&mj, &auto_m, atol, &format!("{tag}: model J closed vs autograd"));
     for i in 0..N {
-        let fd = central_difference_jacobian(
-            &|v: &[f64]| hm.forward(v),
-            &xs[i * din..(i + 1) * din],
-            EPS,
-        );
+        let fd = central_difference_jacobian(&|v: &[f64]| hm.forward(v), &xs[i * din..(i + 1) * din], EPS);
         let blk = dout * din;
         assert_rel_max_abs(
             &mj[i * blk..(i + 1) * blk],
@@ -132,12 +129,7 @@ fn check_model(hm: &HostModel, dev: &Device, seed: u64) -> TestResult {
 }
 
 /// Gates, selection and margin against the reference router.
-fn check_routing(
-    hm: &HostModel,
-    lj: &moescope_probe::LayerJacobians,
-    hs: &[f64],
-    tag: &str,
-) -> TestResult {
+fn check_routing(hm: &HostModel, lj: &moescope_probe::LayerJacobians, hs: &[f64], tag: &str) -> TestResult {
     let (d, e) = (hm.d, hm.e);
     let (mut g, mut s, mut mg) = (vec![], vec![], vec![]);
     for i in 0..N {
@@ -148,13 +140,7 @@ fn check_routing(
     }
     assert_eq!(lj.gates.dims(), &[N, e]);
     assert_close(&host(&lj.gates), &g, 1e-12, 1e-12, &format!("{tag}: gates"));
-    assert_close(
-        &host(&lj.selected),
-        &s,
-        0.0,
-        0.0,
-        &format!("{tag}: selected"),
-    );
+    assert_close(&host(&lj.selected), &s, 0.0, 0.0, &format!("{tag}: selected"));
     match (&lj.margin, mg.is_empty()) {
         (None, true) => {}
         (Some(m), false) => assert_close(&host(m), &mg, 1e-12, 1e-12, &format!("{tag}: margin")),
@@ -170,12 +156,7 @@ fn check_routing(
 /// full = Σ_e g_e J_e + gate_term, recomputed on the host from the returned tensors.
 fn check_decomposition(lj: &moescope_probe::LayerJacobians, tag: &str) -> TestResult {
     let (n, e, d, _) = lj.expert.dims4()?;
-    let (jx, g, gt, full) = (
-        host(&lj.expert),
-        host(&lj.gates),
-        host(&lj.gate_term),
-        host(&lj.full),
-    );
+    let (jx, g, gt, full) = (host(&lj.expert), host(&lj.gates), host(&lj.gate_term), host(&lj.full));
     let mut want = gt.clone();
     for i in 0..n {
         for ex in 0..e {
@@ -196,11 +177,7 @@ fn check_decomposition(lj: &moescope_probe::LayerJacobians, tag: &str) -> TestRe
 
 fn run_kind(kind: Kind, dev: &Device) -> TestResult {
     for (s, act) in [Activation::Gelu, Activation::Relu].into_iter().enumerate() {
-        check_model(
-            &HostModel::new(kind, act, 11 + s as u64),
-            dev,
-            100 + s as u64,
-        )?;
+        check_model(&HostModel::new(kind, act, 11 + s as u64), dev, 100 + s as u64)?;
     }
     Ok(())
 }
@@ -256,10 +233,7 @@ fn dtype_mismatch_is_an_error() -> TestResult {
         .ok_or("f32 input accepted by an f64 model")?;
     assert!(err.to_string().contains("dtype"), "{err}");
     let bad = Tensor::zeros((2, hm.d + 1), DType::F64, &Device::Cpu)?;
-    assert!(
-        layer_jacobians(&model, &bad).is_err(),
-        "wrong width accepted"
-    );
+    assert!(layer_jacobians(&model, &bad).is_err(), "wrong width accepted");
     assert!(
         expert_jacobian_autograd(&model, &bad.narrow(1, 0, hm.d)?, hm.e, 1).is_err(),
         "expert index E accepted"

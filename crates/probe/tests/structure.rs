@@ -6,9 +6,7 @@ mod common;
 use candle_core::{DType, Device, Tensor};
 use common::{assert_rel_max_abs, host, HostModel, Kind};
 use moescope_config::Activation;
-use moescope_probe::{
-    dense_group_jacobians, layer_jacobian_autograd, layer_jacobians, vjp_jacobian, Error,
-};
+use moescope_probe::{dense_group_jacobians, layer_jacobian_autograd, layer_jacobians, vjp_jacobian, Error};
 use moescope_testkit::{assert_close, central_difference_jacobian, test_device};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -18,20 +16,10 @@ fn dense_partition(dev: &Device) -> TestResult {
     let hm = HostModel::new(Kind::Dense, Activation::Gelu, 5);
     let model = hm.build(dev);
     let (n, d, hidden) = (5, hm.d, hm.m);
-    let h = model.encode(&Tensor::from_vec(
-        hm.smooth_inputs(n, 9),
-        (n, hm.d_in),
-        dev,
-    )?)?;
+    let h = model.encode(&Tensor::from_vec(hm.smooth_inputs(n, 9), (n, hm.d_in), dev)?)?;
     let hs = host(&h);
     let lj = layer_jacobians(&model, &h)?;
-    assert_close(
-        &host(&lj.gate_term),
-        &vec![0.0; n * d * d],
-        0.0,
-        0.0,
-        "dense gate_term",
-    );
+    assert_close(&host(&lj.gate_term), &vec![0.0; n * d * d], 0.0, 0.0, "dense gate_term");
     let jd = host(&lj.full);
     let perm: Vec<usize> = vec![5, 2, 7, 0, 3, 6, 1, 4];
     for (groups, p) in [
@@ -48,9 +36,7 @@ fn dense_partition(dev: &Device) -> TestResult {
         let jg = host(&jg);
         let m = hidden / groups;
         for gi in 0..groups {
-            let units: Vec<usize> = (gi * m..(gi + 1) * m)
-                .map(|u| p.map_or(u, |p| p[u]))
-                .collect();
+            let units: Vec<usize> = (gi * m..(gi + 1) * m).map(|u| p.map_or(u, |p| p[u])).collect();
             for i in 0..n {
                 let f = |v: &[f64]| hm.expert_out_units(0, v, &units, false);
                 let fd = central_difference_jacobian(&f, &hs[i * d..(i + 1) * d], 1e-6);
@@ -77,10 +63,7 @@ fn dense_partition_rejects_bad_arguments() -> TestResult {
         dense_group_jacobians(&dense, &h, 3, None).is_err(),
         "3 does not divide H = 8"
     );
-    assert!(
-        dense_group_jacobians(&dense, &h, 0, None).is_err(),
-        "0 groups"
-    );
+    assert!(dense_group_jacobians(&dense, &h, 0, None).is_err(), "0 groups");
     assert!(
         dense_group_jacobians(&dense, &h, 2, Some(&[0, 1, 2])).is_err(),
         "short perm"
@@ -90,10 +73,7 @@ fn dense_partition_rejects_bad_arguments() -> TestResult {
         "repeated perm"
     );
     let moe = HostModel::new(Kind::Top2Renorm, Activation::Gelu, 5).build(&dev);
-    assert!(
-        dense_group_jacobians(&moe, &h, 2, None).is_err(),
-        "routed model"
-    );
+    assert!(dense_group_jacobians(&moe, &h, 2, None).is_err(), "routed model");
     Ok(())
 }
 
@@ -105,20 +85,10 @@ fn dead_relu(dev: &Device) -> TestResult {
         hm.b1.iter_mut().for_each(|b| *b = -100.0);
         let model = hm.build(dev);
         let n = 4;
-        let h = model.encode(&Tensor::from_vec(
-            hm.smooth_inputs(n, 4),
-            (n, hm.d_in),
-            dev,
-        )?)?;
+        let h = model.encode(&Tensor::from_vec(hm.smooth_inputs(n, 4), (n, hm.d_in), dev)?)?;
         let lj = layer_jacobians(&model, &h)?;
         let zeros = vec![0.0; n * hm.e * hm.d * hm.d];
-        assert_close(
-            &host(&lj.expert),
-            &zeros,
-            0.0,
-            0.0,
-            &format!("{kind:?}: dead J_e"),
-        );
+        assert_close(&host(&lj.expert), &zeros, 0.0, 0.0, &format!("{kind:?}: dead J_e"));
         assert_close(
             &host(&lj.full),
             &host(&lj.gate_term),
@@ -146,13 +116,7 @@ fn vjp_linear(dev: &Device) -> TestResult {
     for chunk in [1, 3, 7, 100] {
         let j = vjp_jacobian(&f, &x, chunk)?;
         assert_eq!(j.dims(), &[n, d_out, d_in]);
-        assert_close(
-            &host(&j),
-            &want,
-            1e-15,
-            0.0,
-            &format!("linear map, chunk {chunk}"),
-        );
+        assert_close(&host(&j), &want, 1e-15, 0.0, &format!("linear map, chunk {chunk}"));
     }
     Ok(())
 }
@@ -163,21 +127,11 @@ fn vjp_chunking(dev: &Device) -> TestResult {
     let hm = HostModel::new(Kind::Top2NoRenorm, Activation::Gelu, 31);
     let model = hm.build(dev);
     let n = 9;
-    let h = model.encode(&Tensor::from_vec(
-        hm.smooth_inputs(n, 2),
-        (n, hm.d_in),
-        dev,
-    )?)?;
+    let h = model.encode(&Tensor::from_vec(hm.smooth_inputs(n, 2), (n, hm.d_in), dev)?)?;
     let whole = host(&layer_jacobian_autograd(&model, &h, n)?);
     for chunk in [1, 2, 4] {
         let parts = host(&layer_jacobian_autograd(&model, &h, chunk)?);
-        assert_close(
-            &parts,
-            &whole,
-            1e-14,
-            1e-14,
-            &format!("chunk {chunk} vs one chunk"),
-        );
+        assert_close(&parts, &whole, 1e-14, 1e-14, &format!("chunk {chunk} vs one chunk"));
     }
     Ok(())
 }

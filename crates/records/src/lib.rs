@@ -29,6 +29,4 @@ mod metrics;
 pub use error::{Error, Result};
 pub use io::{write_atomic, write_npy};
 pub use manifest::{JobRecord, JobStatus, Manifest, ParamCountRecord, StageTime, SCHEMA_VERSION};
-pub use metrics::{
-    read_curves, read_metrics_jsonl, write_curves, write_metrics, CurveRow, MetricRow,
-};
+pub use metrics::{read_curves, read_metrics_jsonl, write_curves, write_metrics, CurveRow, MetricRow};

@@ -98,7 +98,11 @@ impl Manifest {
     /// Writes `manifest.json` into `dir`, atomically.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("manifest.json");
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Parse { path: path.clone(), line: 0, message: e.to_string() })?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Parse {
+            path: path.clone(),
+            line: 0,
+            message: e.to_string(),
+        })?;
         write_atomic(&path, text.as_bytes())
     }
 
@@ -106,7 +110,11 @@ impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest> {
         let path = dir.join("manifest.json");
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-        serde_json::from_str(&text).map_err(|e| Error::Parse { path, line: e.line(), message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| Error::Parse {
+            path,
+            line: e.line(),
+            message: e.to_string(),
+        })
     }
 
     /// The failed jobs, as (model, seed, stage, message).

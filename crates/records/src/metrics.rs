@@ -27,7 +27,13 @@ pub struct MetricRow {
 impl MetricRow {
     /// Builds a row.
     pub fn new(model: &str, seed: u64, expert: Option<usize>, metric: &str, value: f64) -> Self {
-        MetricRow { model: model.to_string(), seed, expert, metric: metric.to_string(), value }
+        MetricRow {
+            model: model.to_string(),
+            seed,
+            expert,
+            metric: metric.to_string(),
+            value,
+        }
     }
 }
 
@@ -49,7 +55,12 @@ pub struct CurveRow {
 /// Writes `metrics.jsonl` and `metrics.csv` into `dir` (atomically). Refuses non-finite values.
 pub fn write_metrics(dir: &Path, rows: &[MetricRow]) -> Result<()> {
     if let Some(r) = rows.iter().find(|r| !r.value.is_finite()) {
-        return Err(Error::NonFinite { model: r.model.clone(), seed: r.seed, metric: r.metric.clone(), value: r.value });
+        return Err(Error::NonFinite {
+            model: r.model.clone(),
+            seed: r.seed,
+            metric: r.metric.clone(),
+            value: r.value,
+        });
     }
     let mut jsonl = String::new();
     let mut csv = String::from("model,seed,expert,metric,value\n");
@@ -58,7 +69,10 @@ pub fn write_metrics(dir: &Path, rows: &[MetricRow]) -> Result<()> {
         jsonl.push('\n');
         let expert = r.expert.map(|e| e.to_string()).unwrap_or_default();
         // `{:?}` prints the shortest representation that round-trips exactly.
-        csv.push_str(&format!("{},{},{},{},{:?}\n", r.model, r.seed, expert, r.metric, r.value));
+        csv.push_str(&format!(
+            "{},{},{},{},{:?}\n",
+            r.model, r.seed, expert, r.metric, r.value
+        ));
     }
     write_atomic(&dir.join("metrics.jsonl"), jsonl.as_bytes())?;
     write_atomic(&dir.join("metrics.csv"), csv.as_bytes())
@@ -89,6 +103,12 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::Parse { path: path.to_path_buf(), line: i + 1, message: e.to_string() }))
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::Parse {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
         .collect()
 }

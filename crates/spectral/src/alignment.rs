@@ -34,11 +34,7 @@ pub fn scaled_copy_residual(a: &[f64], b: &[f64]) -> Result<f64> {
     // Work with unit-max copies: the residual ratio is invariant to scaling A and B.
     let dot: f64 = a.iter().zip(b).map(|(x, y)| (x / sa) * (y / sb)).sum();
     let c = dot / (nb * nb);
-    let res2: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x / sa - c * (y / sb)).powi(2))
-        .sum();
+    let res2: f64 = a.iter().zip(b).map(|(x, y)| (x / sa - c * (y / sb)).powi(2)).sum();
     Ok((res2.sqrt() / na).min(1.0))
 }
 
@@ -67,8 +63,5 @@ fn scaled_norm(v: &[f64], what: &'static str) -> Result<(f64, f64)> {
     if scale == 0.0 {
         return Err(Error::ZeroNorm { what });
     }
-    Ok((
-        scale,
-        v.iter().map(|x| (x / scale).powi(2)).sum::<f64>().sqrt(),
-    ))
+    Ok((scale, v.iter().map(|x| (x / scale).powi(2)).sum::<f64>().sqrt()))
 }

@@ -27,12 +27,11 @@ const SYMMETRY_TOL: f64 = 1e-8;
 pub fn singular_values(m: &[f64], rows: usize, cols: usize) -> Result<Vec<f64>> {
     let mat = matrix("singular_values: matrix", m, rows, cols)?;
     let dim = rows.min(cols);
-    let svd = SVD::try_new_unordered(mat, false, false, f64::EPSILON, iteration_cap(dim)).ok_or(
-        Error::NoConvergence {
+    let svd =
+        SVD::try_new_unordered(mat, false, false, f64::EPSILON, iteration_cap(dim)).ok_or(Error::NoConvergence {
             op: "SVD",
             max_iter: iteration_cap(dim),
-        },
-    )?;
+        })?;
     // `abs` also turns any -0.0 into +0.0.
     let mut sv: Vec<f64> = svd.singular_values.iter().map(|s| s.abs()).collect();
     sv.sort_by(|a, b| b.total_cmp(a));
@@ -48,12 +47,10 @@ pub fn singular_values(m: &[f64], rows: usize, cols: usize) -> Result<Vec<f64>> 
 pub fn sym_eigen(a: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut mat = matrix("sym_eigen: matrix", a, n, n)?;
     symmetrize_checked("sym_eigen: matrix", &mut mat)?;
-    let eig = SymmetricEigen::try_new(mat, f64::EPSILON, iteration_cap(n)).ok_or(
-        Error::NoConvergence {
-            op: "symmetric eigendecomposition",
-            max_iter: iteration_cap(n),
-        },
-    )?;
+    let eig = SymmetricEigen::try_new(mat, f64::EPSILON, iteration_cap(n)).ok_or(Error::NoConvergence {
+        op: "symmetric eigendecomposition",
+        max_iter: iteration_cap(n),
+    })?;
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
     let values = order.iter().map(|&i| eig.eigenvalues[i].max(0.0)).collect();
@@ -73,12 +70,7 @@ pub fn sym_eigen(a: &[f64], n: usize) -> Result<(Vec<f64>, Vec<f64>)> {
 /// Returns `(U, V)`: `U` is row-major `rows x r` (output directions), `V` is row-major
 /// `cols x r` (input directions), columns ordered by descending singular value, so that
 /// `M ≈ U diag(σ_1..σ_r) Vᵀ`. Requires `1 <= r <= min(rows, cols)`.
-pub fn top_singular_subspaces(
-    m: &[f64],
-    rows: usize,
-    cols: usize,
-    r: usize,
-) -> Result<(Vec<f64>, Vec<f64>)> {
+pub fn top_singular_subspaces(m: &[f64], rows: usize, cols: usize, r: usize) -> Result<(Vec<f64>, Vec<f64>)> {
     let mat = matrix("top_singular_subspaces: matrix", m, rows, cols)?;
     let dim = rows.min(cols);
     positive_count("top_singular_subspaces: r", r)?;
@@ -89,12 +81,10 @@ pub fn top_singular_subspaces(
             expected: "r <= min(rows, cols)",
         });
     }
-    let svd = SVD::try_new(mat, true, true, f64::EPSILON, iteration_cap(dim)).ok_or(
-        Error::NoConvergence {
-            op: "SVD",
-            max_iter: iteration_cap(dim),
-        },
-    )?;
+    let svd = SVD::try_new(mat, true, true, f64::EPSILON, iteration_cap(dim)).ok_or(Error::NoConvergence {
+        op: "SVD",
+        max_iter: iteration_cap(dim),
+    })?;
     let (Some(u), Some(v_t)) = (svd.u, svd.v_t) else {
         // Unreachable in practice: both were requested above.
         return Err(Error::NoConvergence {

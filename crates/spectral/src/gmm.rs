@@ -61,12 +61,7 @@ pub struct GmmFit {
 }
 
 /// Responsibilities (`n x K`, row-major) of a deterministic diagonal GMM fitted to `n x d` points.
-pub fn diagonal_gmm_responsibilities(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    opts: &GmmOptions,
-) -> Result<Vec<f64>> {
+pub fn diagonal_gmm_responsibilities(x: &[f64], n: usize, d: usize, opts: &GmmOptions) -> Result<Vec<f64>> {
     Ok(fit_diagonal_gmm(x, n, d, opts)?.responsibilities)
 }
 
@@ -162,9 +157,7 @@ fn farthest_point_centres(pts: &Points, k: usize) -> Vec<f64> {
     let mean = pts.mean();
     let first = argmin((0..pts.n).map(|i| sq_dist(pts.row(i), &mean)));
     let mut centres = pts.row(first).to_vec();
-    let mut nearest: Vec<f64> = (0..pts.n)
-        .map(|i| sq_dist(pts.row(i), pts.row(first)))
-        .collect();
+    let mut nearest: Vec<f64> = (0..pts.n).map(|i| sq_dist(pts.row(i), pts.row(first))).collect();
     for _ in 1..k {
         // argmax == argmin of the negation, keeping the lowest-index tie rule.
         let next = argmin(nearest.iter().map(|v| -v));
@@ -223,14 +216,7 @@ const EMPTY_MASS: f64 = 1e-10;
 
 /// M-step from `n x K` responsibilities. An (almost) empty component keeps its previous
 /// mean (or the data mean) and gets the global variance, so nothing becomes 0/0.
-fn m_step(
-    pts: &Points,
-    resp: &[f64],
-    k: usize,
-    reg: f64,
-    global_var: &[f64],
-    prev_means: Option<&[f64]>,
-) -> Params {
+fn m_step(pts: &Points, resp: &[f64], k: usize, reg: f64, global_var: &[f64], prev_means: Option<&[f64]>) -> Params {
     let (n, d) = (pts.n, pts.d);
     let mut mass = vec![0.0; k];
     let mut means = vec![0.0; k * d];
@@ -273,10 +259,7 @@ fn m_step(
         }
     }
     // Floor keeps ln(weight) finite for an empty component.
-    let weights = mass
-        .iter()
-        .map(|m| (m / n as f64).max(f64::MIN_POSITIVE))
-        .collect();
+    let weights = mass.iter().map(|m| (m / n as f64).max(f64::MIN_POSITIVE)).collect();
     Params {
         means,
         variances,

@@ -41,7 +41,6 @@ pub use gmm::{diagonal_gmm_responsibilities, fit_diagonal_gmm, GmmFit, GmmOption
 pub use pca::{min_support, pca, weighted_covariance, Pca, WeightedCov};
 pub use routing::{entropy, normalized_entropy, routing_stats, RoutingStats};
 pub use spectrum::{
-    effective_rank, participation_ratio, spectrum_metrics, stable_rank, SpectrumMetrics,
-    SpectrumOptions, DEAD_SIGMA,
+    effective_rank, participation_ratio, spectrum_metrics, stable_rank, SpectrumMetrics, SpectrumOptions, DEAD_SIGMA,
 };
 pub use subspace::{compare_subspaces, SubspaceComparison};

@@ -32,13 +32,7 @@ pub struct WeightedCov {
 /// reliability-weights denominator `W − Σw²/W`, which errors with `DegenerateWeights` when
 /// it is not positive (n_eff <= 1). Errors on shape mismatch, non-finite values, negative
 /// weights or zero total weight.
-pub fn weighted_covariance(
-    x: &[f64],
-    n: usize,
-    d: usize,
-    w: &[f64],
-    unbiased: bool,
-) -> Result<WeightedCov> {
+pub fn weighted_covariance(x: &[f64], n: usize, d: usize, w: &[f64], unbiased: bool) -> Result<WeightedCov> {
     let mut y = matrix("weighted_covariance: points", x, n, d)?; // n x d
     nonneg("weighted_covariance: weights", w)?;
     if w.len() != n {

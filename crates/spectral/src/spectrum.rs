@@ -76,11 +76,7 @@ pub struct SpectrumMetrics {
 /// `dims = (rows, cols)` of the matrix, used for `tol = max(rows, cols)·ε·σ_1`.
 /// Errors on empty/non-finite/negative/unsorted `sv`, a length other than `min(rows, cols)`,
 /// or `decay_q == 0`.
-pub fn spectrum_metrics(
-    sv: &[f64],
-    dims: (usize, usize),
-    opts: &SpectrumOptions,
-) -> Result<SpectrumMetrics> {
+pub fn spectrum_metrics(sv: &[f64], dims: (usize, usize), opts: &SpectrumOptions) -> Result<SpectrumMetrics> {
     validate_spectrum(sv, dims)?;
     positive_count("SpectrumOptions::decay_q", opts.decay_q)?;
     let n = sv.len();
@@ -92,10 +88,7 @@ pub fn spectrum_metrics(
     let tol = dims.0.max(dims.1) as f64 * f64::EPSILON * sigma1;
     // Relative spectrum s_i = σ_i/σ_1 with sub-tol values zeroed; every ratio metric is
     // scale-free, and working relative to σ_1 keeps σ⁴ sums far from overflow.
-    let s: Vec<f64> = sv
-        .iter()
-        .map(|&x| if x > tol { x / sigma1 } else { 0.0 })
-        .collect();
+    let s: Vec<f64> = sv.iter().map(|&x| if x > tol { x / sigma1 } else { 0.0 }).collect();
     let rank = s.iter().filter(|&&x| x > 0.0).count();
     let e2: f64 = s.iter().map(|x| x * x).sum();
     let e4: f64 = s.iter().map(|x| x.powi(4)).sum();

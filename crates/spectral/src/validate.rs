@@ -52,12 +52,7 @@ pub(crate) fn shape(what: &'static str, v: &[f64], rows: usize, cols: usize) -> 
 }
 
 /// Validated row-major `rows x cols` slice -> nalgebra matrix (nalgebra is column-major).
-pub(crate) fn matrix(
-    what: &'static str,
-    v: &[f64],
-    rows: usize,
-    cols: usize,
-) -> Result<DMatrix<f64>> {
+pub(crate) fn matrix(what: &'static str, v: &[f64], rows: usize, cols: usize) -> Result<DMatrix<f64>> {
     shape(what, v, rows, cols)?;
     finite(what, v)?;
     Ok(DMatrix::from_row_slice(rows, cols, v))

@@ -3,8 +3,7 @@ mod common;
 
 use common::{close, Lcg};
 use moescope_spectral::{
-    alignment_chance, entropy, frobenius_cosine, normalized_entropy, routing_stats,
-    scaled_copy_residual, Error, Result,
+    alignment_chance, entropy, frobenius_cosine, normalized_entropy, routing_stats, scaled_copy_residual, Error, Result,
 };
 
 #[test]
@@ -12,30 +11,16 @@ fn scaled_copy_residual_equals_sqrt_one_minus_cos_squared() -> Result<()> {
     let mut rng = Lcg(7);
     for _ in 0..5 {
         let a = rng.vec(16);
-        let b: Vec<f64> = a
-            .iter()
-            .zip(rng.vec(16))
-            .map(|(x, y)| 0.5 * x + y)
-            .collect();
+        let b: Vec<f64> = a.iter().zip(rng.vec(16)).map(|(x, y)| 0.5 * x + y).collect();
         let c = frobenius_cosine(&a, &b)?;
-        close(
-            scaled_copy_residual(&a, &b)?,
-            (1.0 - c * c).sqrt(),
-            1e-13,
-            "A4",
-        );
+        close(scaled_copy_residual(&a, &b)?, (1.0 - c * c).sqrt(), 1e-13, "A4");
     }
     Ok(())
 }
 
 #[test]
 fn cosine_closed_forms() -> Result<()> {
-    close(
-        frobenius_cosine(&[1.0, 0.0], &[0.0, 3.0])?,
-        0.0,
-        0.0,
-        "orthogonal",
-    );
+    close(frobenius_cosine(&[1.0, 0.0], &[0.0, 3.0])?, 0.0, 0.0, "orthogonal");
     close(
         frobenius_cosine(&[1.0, 2.0], &[-2.0, -4.0])?,
         -1.0,
@@ -43,12 +28,7 @@ fn cosine_closed_forms() -> Result<()> {
         "anti-parallel",
     );
     // (1,1)·(1,0) / (√2 · 1) = 1/√2.
-    close(
-        frobenius_cosine(&[1.0, 1.0], &[1.0, 0.0])?,
-        0.5f64.sqrt(),
-        1e-15,
-        "45°",
-    );
+    close(frobenius_cosine(&[1.0, 1.0], &[1.0, 0.0])?, 0.5f64.sqrt(), 1e-15, "45°");
     // A scaled copy has zero residual; tiny entries must not underflow.
     close(
         scaled_copy_residual(&[1e-200, 2e-200], &[3.0, 6.0])?,
@@ -98,25 +78,12 @@ fn chance_level() {
 #[test]
 fn entropy_closed_forms() -> Result<()> {
     close(entropy(&[0.25; 4])?, 4f64.ln(), 1e-15, "uniform");
-    close(
-        entropy(&[1.0, 0.0, 0.0])?,
-        0.0,
-        0.0,
-        "one-hot (0 log 0 = 0)",
-    );
-    close(
-        normalized_entropy(&[0.5, 0.5, 0.0, 0.0])?,
-        0.5,
-        1e-15,
-        "ln2/ln4",
-    );
+    close(entropy(&[1.0, 0.0, 0.0])?, 0.0, 0.0, "one-hot (0 log 0 = 0)");
+    close(normalized_entropy(&[0.5, 0.5, 0.0, 0.0])?, 0.5, 1e-15, "ln2/ln4");
     // Counts are normalised: (1, 3) -> (1/4, 3/4).
     let h = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
     close(entropy(&[1.0, 3.0])?, h, 1e-15, "counts");
-    assert!(matches!(
-        entropy(&[0.0, 0.0]),
-        Err(Error::ZeroTotalWeight { .. })
-    ));
+    assert!(matches!(entropy(&[0.0, 0.0]), Err(Error::ZeroTotalWeight { .. })));
     Ok(())
 }
 
@@ -129,11 +96,6 @@ fn routing_stats_of_two_points() -> Result<()> {
     assert_eq!(s.load, vec![0.75, 0.25]);
     let h = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
     close(s.load_entropy, h, 1e-15, "load H");
-    close(
-        s.load_entropy_normalized,
-        h / 2f64.ln(),
-        1e-15,
-        "load H / ln 2",
-    );
+    close(s.load_entropy_normalized, h / 2f64.ln(), 1e-15, "load H / ln 2");
     Ok(())
 }

@@ -24,25 +24,14 @@ fn two_separated_blobs_are_recovered() -> Result<()> {
     let resp = diagonal_gmm_responsibilities(&x, n, 3, &GmmOptions::new(2))?;
     assert_eq!(resp.len(), n * 2);
     for row in resp.chunks_exact(2) {
-        assert!(
-            (row.iter().sum::<f64>() - 1.0).abs() < 1e-12,
-            "row sums to 1"
-        );
+        assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12, "row sums to 1");
         assert!(row.iter().all(|r| (0.0..=1.0).contains(r)));
     }
     // Component numbering is arbitrary: map it from the first point.
     let comp_of_label0 = if resp[0] > resp[1] { 0 } else { 1 };
     for (i, &l) in labels.iter().enumerate() {
-        let k = if l == 0 {
-            comp_of_label0
-        } else {
-            1 - comp_of_label0
-        };
-        assert!(
-            resp[i * 2 + k] > 0.99,
-            "point {i}: responsibility {}",
-            resp[i * 2 + k]
-        );
+        let k = if l == 0 { comp_of_label0 } else { 1 - comp_of_label0 };
+        assert!(resp[i * 2 + k] > 0.99, "point {i}: responsibility {}", resp[i * 2 + k]);
     }
     Ok(())
 }

@@ -4,9 +4,8 @@ mod common;
 
 use common::{close, close_all, matmul, transpose};
 use moescope_spectral::{
-    compare_subspaces, frobenius_cosine, pca, scaled_copy_residual, singular_values,
-    spectrum_metrics, sym_eigen, top_singular_subspaces, weighted_covariance, Result,
-    SpectrumOptions,
+    compare_subspaces, frobenius_cosine, pca, scaled_copy_residual, singular_values, spectrum_metrics, sym_eigen,
+    top_singular_subspaces, weighted_covariance, Result, SpectrumOptions,
 };
 use serde_json::Value;
 
@@ -19,15 +18,11 @@ fn fixture() -> Value {
 }
 
 fn f(v: &Value, key: &str) -> f64 {
-    v[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} is not a number"))
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} is not a number"))
 }
 
 fn u(v: &Value, key: &str) -> usize {
-    v[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{key} is not an integer")) as usize
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} is not an integer")) as usize
 }
 
 fn vecf(v: &Value, key: &str) -> Vec<f64> {
@@ -40,9 +35,7 @@ fn vecf(v: &Value, key: &str) -> Vec<f64> {
 }
 
 fn cases<'a>(root: &'a Value, key: &str) -> &'a Vec<Value> {
-    root[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("missing {key}"))
+    root[key].as_array().unwrap_or_else(|| panic!("missing {key}"))
 }
 
 #[test]
@@ -163,12 +156,7 @@ fn alignment_matches_numpy() -> Result<()> {
     for c in cases(&root, "alignment") {
         let (a, b) = (vecf(c, "a"), vecf(c, "b"));
         close(frobenius_cosine(&a, &b)?, f(c, "cosine"), TOL, "cosine");
-        close(
-            scaled_copy_residual(&a, &b)?,
-            f(c, "residual"),
-            TOL,
-            "residual",
-        );
+        close(scaled_copy_residual(&a, &b)?, f(c, "residual"), TOL, "residual");
     }
     Ok(())
 }

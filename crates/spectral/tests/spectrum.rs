@@ -3,8 +3,7 @@ mod common;
 
 use common::{close, close_all, matmul, orthogonal, transpose};
 use moescope_spectral::{
-    effective_rank, participation_ratio, singular_values, spectrum_metrics, stable_rank, Error,
-    Result, SpectrumOptions,
+    effective_rank, participation_ratio, singular_values, spectrum_metrics, stable_rank, Error, Result, SpectrumOptions,
 };
 
 const OPTS: SpectrumOptions = SpectrumOptions { decay_q: 4 };
@@ -56,10 +55,7 @@ fn rank_one_matrix_has_erank_one_and_undefined_fits() -> Result<()> {
     // u vᵀ with u = (1, 2, 3), v = (1, −1, 0, 2): σ_1 = ‖u‖‖v‖ = sqrt(14)·sqrt(6).
     let u = [1.0, 2.0, 3.0];
     let v = [1.0, -1.0, 0.0, 2.0];
-    let m: Vec<f64> = u
-        .iter()
-        .flat_map(|a| v.iter().map(move |b| a * b))
-        .collect();
+    let m: Vec<f64> = u.iter().flat_map(|a| v.iter().map(move |b| a * b)).collect();
     let sv = singular_values(&m, 3, 4)?;
     close(sv[0], (14.0f64 * 6.0).sqrt(), 1e-13, "σ_1");
     let met = spectrum_metrics(&sv, (3, 4), &OPTS)?;
@@ -88,10 +84,7 @@ fn dead_zero_matrix_gives_exact_zero_singular_values() -> Result<()> {
         ("alpha", m.alpha),
         ("beta", m.beta),
     ] {
-        assert!(
-            v.is_nan(),
-            "{name} should be NaN for a dead spectrum, got {v}"
-        );
+        assert!(v.is_nan(), "{name} should be NaN for a dead spectrum, got {v}");
     }
     // Just below the 1e-12 threshold is still dead.
     assert!(spectrum_metrics(&[1e-13, 0.0], (2, 2), &OPTS)?.dead);
@@ -137,12 +130,7 @@ fn diagonal_matrices_sort_absolute_values() -> Result<()> {
 #[test]
 fn power_law_and_exponential_decay_are_recovered_exactly() -> Result<()> {
     let pow: Vec<f64> = (1..=12).map(|i| (i as f64).powi(-2)).collect();
-    close(
-        spectrum_metrics(&pow, (12, 12), &OPTS)?.alpha,
-        2.0,
-        1e-12,
-        "alpha",
-    );
+    close(spectrum_metrics(&pow, (12, 12), &OPTS)?.alpha, 2.0, 1e-12, "alpha");
     let exp: Vec<f64> = (1..=12).map(|i| (-0.5 * i as f64).exp()).collect();
     let m = spectrum_metrics(&exp, (12, 20), &OPTS)?;
     close(m.beta, 0.5, 1e-12, "beta");
@@ -171,10 +159,7 @@ fn invalid_input_is_an_error_naming_the_index() {
         singular_values(&[1.0; 5], 2, 3),
         Err(Error::LengthMismatch { .. })
     ));
-    assert!(matches!(
-        singular_values(&[], 0, 3),
-        Err(Error::Empty { .. })
-    ));
+    assert!(matches!(singular_values(&[], 0, 3), Err(Error::Empty { .. })));
     assert!(matches!(
         spectrum_metrics(&[1.0, 2.0], (2, 2), &OPTS),
         Err(Error::NotDescending { index: 1, .. })

@@ -30,12 +30,7 @@ fn orthogonal_subspaces_have_zero_overlap() -> Result<()> {
     (b[4], b[7]) = (1.0, 1.0);
     let c = compare_subspaces(&a, &b, 5, 2)?;
     close(c.overlap, 0.0, 1e-15, "overlap");
-    close_all(
-        &c.angles,
-        &[std::f64::consts::FRAC_PI_2; 2],
-        1e-15,
-        "angles",
-    );
+    close_all(&c.angles, &[std::f64::consts::FRAC_PI_2; 2], 1e-15, "angles");
     close(c.projection, 2f64.sqrt(), 1e-15, "d_P = sqrt(r)");
     Ok(())
 }
@@ -63,12 +58,7 @@ fn projection_distance_matches_both_formulas() -> Result<()> {
     let c = compare_subspaces(&a, &b, d, r)?;
     let m = matmul(&transpose(&a, d, r), &b, r, d, r); // AᵀB
     let fro2: f64 = m.iter().map(|v| v * v).sum();
-    close(
-        c.projection,
-        (r as f64 - fro2).sqrt(),
-        1e-12,
-        "sqrt(r − ‖AᵀB‖²)",
-    );
+    close(c.projection, (r as f64 - fro2).sqrt(), 1e-12, "sqrt(r − ‖AᵀB‖²)");
     close(c.overlap, fro2 / r as f64, 1e-14, "overlap");
     let pa = matmul(&a, &transpose(&a, d, r), d, r, d);
     let pb = matmul(&b, &transpose(&b, d, r), d, r, d);

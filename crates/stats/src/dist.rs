@@ -78,13 +78,16 @@ fn lower_quantile(q: f64, df: f64) -> f64 {
     if q == 0.5 {
         return 0.0;
     }
+    if df.is_infinite() {
+        // statrs' inverse incomplete beta does not terminate for an infinite shape parameter.
+        return normal_lower_quantile(q);
+    }
     let dist = match StudentsT::new(0.0, 1.0, df) {
         Ok(d) => d,
         Err(_) => return f64::NAN,
     };
     let mut x = dist.inverse_cdf(q);
     if !x.is_finite() || x > 0.0 {
-        // Fall back to a crude but safe start: the normal quantile is never further from 0.
         x = -1.0;
     }
     for _ in 0..50 {
@@ -96,6 +99,25 @@ fn lower_quantile(q: f64, df: f64) -> f64 {
         let step = f / dens;
         // Newton on a convex-in-the-tail CDF; keep the iterate on the negative side.
         let next = (x - step).min(0.0);
+        let done = (next - x).abs() <= 1e-15 * x.abs().max(1e-300);
+        x = next;
+        if done {
+            break;
+        }
+    }
+    x
+}
+
+/// Standard normal quantile for 0 < q < 0.5 by Newton on Φ from a safe start (Φ is convex on
+/// the negative axis, so Newton from the right converges monotonically).
+fn normal_lower_quantile(q: f64) -> f64 {
+    let mut x = 0.0_f64;
+    for _ in 0..200 {
+        let dens = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        if dens <= 0.0 {
+            break;
+        }
+        let next = x - (normal_cdf(x) - q) / dens;
         let done = (next - x).abs() <= 1e-15 * x.abs().max(1e-300);
         x = next;
         if done {

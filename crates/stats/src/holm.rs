@@ -32,7 +32,5 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 pub fn holm_opt(p: &[Option<f64>]) -> Vec<Option<f64>> {
     let present: Vec<f64> = p.iter().flatten().copied().collect();
     let mut adjusted = holm(&present).into_iter();
-    p.iter()
-        .map(|x| x.and_then(|_| adjusted.next()))
-        .collect()
+    p.iter().map(|x| x.and_then(|_| adjusted.next())).collect()
 }

@@ -23,12 +23,7 @@ pub(crate) fn signed_rank(d: &[f64]) -> Wilcoxon {
     let nz: Vec<f64> = d.iter().copied().filter(|&x| x != 0.0).collect();
     let abs: Vec<f64> = nz.iter().map(|x| x.abs()).collect();
     let (ranks, ties) = average_ranks(&abs);
-    let w_plus: f64 = nz
-        .iter()
-        .zip(&ranks)
-        .filter(|(x, _)| **x > 0.0)
-        .map(|(_, r)| r)
-        .sum();
+    let w_plus: f64 = nz.iter().zip(&ranks).filter(|(x, _)| **x > 0.0).map(|(_, r)| r).sum();
     let n = nz.len();
     if n == 0 {
         return Wilcoxon {

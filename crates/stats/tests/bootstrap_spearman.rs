@@ -48,9 +48,18 @@ fn bootstrap_contains_mean_and_handles_edges() {
     // Resampled means can never leave [min, max].
     assert!(lo >= 0.3 && hi <= 2.4);
     assert_eq!(bootstrap_mean_ci(&[2.5], 100, 0.95, 0).unwrap(), (2.5, 2.5));
-    assert!(matches!(bootstrap_mean_ci(&xs, 0, 0.95, 0), Err(StatsError::BadParameter { .. })));
-    assert!(matches!(bootstrap_mean_ci(&[], 10, 0.95, 0), Err(StatsError::TooFew { .. })));
-    assert!(matches!(bootstrap_mean_ci(&xs, 10, 1.0, 0), Err(StatsError::BadParameter { .. })));
+    assert!(matches!(
+        bootstrap_mean_ci(&xs, 0, 0.95, 0),
+        Err(StatsError::BadParameter { .. })
+    ));
+    assert!(matches!(
+        bootstrap_mean_ci(&[], 10, 0.95, 0),
+        Err(StatsError::TooFew { .. })
+    ));
+    assert!(matches!(
+        bootstrap_mean_ci(&xs, 10, 1.0, 0),
+        Err(StatsError::BadParameter { .. })
+    ));
 }
 
 #[test]
@@ -64,7 +73,13 @@ fn spearman_closed_forms_and_errors() {
     // No ties: ρ = 1 − 6Σd²/(n(n²−1)); ranks x = [1,2,3,4], y = [2,1,4,3] → Σd² = 4 → ρ = 0.6.
     let rho = spearman(&[1.0, 2.0, 3.0, 4.0], &[20.0, 10.0, 40.0, 30.0]).unwrap();
     assert!((rho - 0.6).abs() < 1e-15);
-    assert!(matches!(spearman(&[1.0, 1.0], &[1.0, 2.0]), Err(StatsError::Undefined { .. })));
+    assert!(matches!(
+        spearman(&[1.0, 1.0], &[1.0, 2.0]),
+        Err(StatsError::Undefined { .. })
+    ));
     assert!(matches!(spearman(&[1.0], &[1.0]), Err(StatsError::TooFew { .. })));
-    assert!(matches!(spearman(&[1.0, 2.0], &[1.0]), Err(StatsError::LengthMismatch { .. })));
+    assert!(matches!(
+        spearman(&[1.0, 2.0], &[1.0]),
+        Err(StatsError::LengthMismatch { .. })
+    ));
 }

@@ -19,7 +19,10 @@ fn t_quantile_matches_closed_forms_for_df_1_and_2() {
     for &p in &[1e-6, 0.01, 0.2, 0.5, 0.7, 0.975, 0.999] {
         // df = 1 is the Cauchy distribution: F⁻¹(p) = tan(π(p − ½)).
         let cauchy = (PI * (p - 0.5)).tan();
-        assert!(close(t_quantile(p, 1.0), cauchy, 1e-9 * cauchy.abs().max(1.0)), "df=1 p={p}");
+        assert!(
+            close(t_quantile(p, 1.0), cauchy, 1e-9 * cauchy.abs().max(1.0)),
+            "df=1 p={p}"
+        );
         // df = 2: F⁻¹(p) = (2p − 1) / √(2p(1 − p)).
         let two = (2.0 * p - 1.0) / (2.0 * p * (1.0 - p)).sqrt();
         assert!(close(t_quantile(p, 2.0), two, 1e-9 * two.abs().max(1.0)), "df=2 p={p}");
@@ -150,23 +153,31 @@ fn paired_t_hand_worked() {
 
 #[test]
 fn paired_zero_variance_gives_none_not_nan() {
-    // Every Δ = 1: sd = 0, so t and d_z are undefined; Wilcoxon still works (exact, 2/2⁴).
+    // Every Δ = 1: sd = 0, so t and d_z are undefined; the Wilcoxon test is still defined.
     let r = paired(&[2.0, 3.0, 4.0, 5.0], &[1.0, 2.0, 3.0, 4.0]).unwrap();
     assert_eq!(r.sd_diff, Some(0.0));
-    assert_eq!((r.t, r.p_t, r.p_t_less, r.p_t_greater, r.cohen_dz), (None, None, None, None, None));
+    assert_eq!(
+        (r.t, r.p_t, r.p_t_less, r.p_t_greater, r.cohen_dz),
+        (None, None, None, None, None)
+    );
     assert_eq!(r.mean_diff, 1.0);
     // All |Δ| tie (one group of 4), so the normal approximation is used:
     // var = (4·5·9 − (4³ − 4)/2)/24 = 6.25, z = (W+ − 4·5/4)/2.5 = (10 − 5)/2.5 = 2,
     // two-sided p = 2(1 − Φ(2)) = 0.04550026389635839 (scipy: 2*norm.sf(2)).
     assert!(!r.wilcoxon_exact);
-    assert!(close(r.p_wilcoxon.unwrap(), 0.045_500_263_896_358_39, 1e-13));
+    let p = r.p_wilcoxon.unwrap();
+    // statrs' erfc is good to ~1e-11 relative here, hence 1e-10.
+    assert!(close(p, 0.045_500_263_896_358_39, 1e-10), "{p}");
 }
 
 #[test]
 fn paired_all_zero_and_single_pair() {
     let z = paired(&[1.0, 2.0], &[1.0, 2.0]).unwrap();
     assert_eq!(z.n_zero, 2);
-    assert_eq!((z.p_wilcoxon, z.p_wilcoxon_less, z.p_wilcoxon_greater), (None, None, None));
+    assert_eq!(
+        (z.p_wilcoxon, z.p_wilcoxon_less, z.p_wilcoxon_greater),
+        (None, None, None)
+    );
     assert!(!z.wilcoxon_exact);
     assert_eq!((z.t, z.cohen_dz), (None, None));
 
@@ -192,8 +203,21 @@ fn paired_is_antisymmetric() {
 
 #[test]
 fn paired_rejects_bad_input() {
-    assert!(matches!(paired(&[1.0], &[1.0, 2.0]), Err(StatsError::LengthMismatch { .. })));
+    assert!(matches!(
+        paired(&[1.0], &[1.0, 2.0]),
+        Err(StatsError::LengthMismatch { .. })
+    ));
     assert!(matches!(paired(&[], &[]), Err(StatsError::TooFew { .. })));
     let err = paired(&[1.0, 2.0], &[1.0, f64::INFINITY]).unwrap_err();
-    assert!(matches!(err, StatsError::NonFinite { what: "paired b", index: 1, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            StatsError::NonFinite {
+                what: "paired b",
+                index: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -20,11 +20,7 @@ pub use candle_core;
 ///
 /// Returns the Jacobian row-major as `(out, in)`: entry `[i * x.len() + j]` is ∂f_i/∂x_j.
 /// Panics (this is test code) if `f` changes its output length between evaluations.
-pub fn central_difference_jacobian(
-    f: &dyn Fn(&[f64]) -> Vec<f64>,
-    x: &[f64],
-    eps: f64,
-) -> Vec<f64> {
+pub fn central_difference_jacobian(f: &dyn Fn(&[f64]) -> Vec<f64>, x: &[f64], eps: f64) -> Vec<f64> {
     let d_in = x.len();
     let d_out = f(x).len();
     let mut jac = vec![0.0; d_out * d_in];
@@ -103,8 +99,7 @@ macro_rules! test_device {
         #[cfg(feature = "cuda")]
         #[test]
         fn $name_cuda() -> impl ::std::process::Termination {
-            let dev =
-                $crate::candle_core::Device::new_cuda(0).expect("CUDA device 0 for a cuda test");
+            let dev = $crate::candle_core::Device::new_cuda(0).expect("CUDA device 0 for a cuda test");
             $fn(&dev)
         }
     };
@@ -118,11 +113,7 @@ mod tests {
     fn fd_of_linear_map_is_the_matrix() {
         // f(x) = A x with A = [[1, 2, 3], [4, 5, 6]]; central differences are exact up to rounding.
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let f = |x: &[f64]| {
-            (0..2)
-                .map(|i| (0..3).map(|j| a[i * 3 + j] * x[j]).sum())
-                .collect()
-        };
+        let f = |x: &[f64]| (0..2).map(|i| (0..3).map(|j| a[i * 3 + j] * x[j]).sum()).collect();
         let j = central_difference_jacobian(&f, &[0.3, -1.0, 2.0], 1e-5);
         assert_close(&j, &a, 1e-9, 0.0, "linear map");
     }

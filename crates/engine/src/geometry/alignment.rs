@@ -3,15 +3,30 @@
 //! levels. A2 (pointwise) is accumulated in [`super::function::ExpertJacobians`].
 
 use super::{Array, Rows};
-use moescope_spectral::{alignment_chance, compare_subspaces, frobenius_cosine, scaled_copy_residual, top_singular_subspaces};
+use moescope_spectral::{
+    alignment_chance, compare_subspaces, frobenius_cosine, scaled_copy_residual, top_singular_subspaces,
+};
 
 /// Emits `family.*` rows for the given average Jacobians (`None` = expert never routed) and
 /// returns the signed E × E A1 matrix.
-pub(crate) fn emit(jbars: &[Option<Vec<f64>>], d: usize, r: usize, rows: &mut Rows, family: &str) -> moescope_spectral::Result<Array> {
+pub(crate) fn emit(
+    jbars: &[Option<Vec<f64>>],
+    d: usize,
+    r: usize,
+    rows: &mut Rows,
+    family: &str,
+) -> moescope_spectral::Result<Array> {
     let e_count = jbars.len();
     let mut a1 = vec![0.0; e_count * e_count];
-    let live: Vec<(usize, &Vec<f64>)> = jbars.iter().enumerate().filter_map(|(e, j)| j.as_ref().map(|j| (e, j))).collect();
-    let subspaces = live.iter().map(|(_, j)| top_singular_subspaces(j, d, d, r)).collect::<moescope_spectral::Result<Vec<_>>>()?;
+    let live: Vec<(usize, &Vec<f64>)> = jbars
+        .iter()
+        .enumerate()
+        .filter_map(|(e, j)| j.as_ref().map(|j| (e, j)))
+        .collect();
+    let subspaces = live
+        .iter()
+        .map(|(_, j)| top_singular_subspaces(j, d, d, r))
+        .collect::<moescope_spectral::Result<Vec<_>>>()?;
     let (mut abs_sum, mut res_sum, mut in_sum, mut out_sum, mut pairs) = (0.0, 0.0, 0.0, 0.0, 0usize);
     for (a, (ea, ja)) in live.iter().enumerate() {
         a1[ea * e_count + ea] = 1.0;
@@ -35,5 +50,9 @@ pub(crate) fn emit(jbars: &[Option<Vec<f64>>], d: usize, r: usize, rows: &mut Ro
         rows.push(None, &format!("{family}.a3_chance"), r as f64 / d as f64);
         rows.push(None, &format!("{family}.a4_residual"), res_sum / p);
     }
-    Ok(Array { name: format!("{family}_a1"), shape: vec![e_count, e_count], data: a1 })
+    Ok(Array {
+        name: format!("{family}_a1"),
+        shape: vec![e_count, e_count],
+        data: a1,
+    })
 }

@@ -6,11 +6,33 @@ use moescope_spectral::{singular_values, spectrum_metrics, SpectrumMetrics, Spec
 
 /// Names of the per-spectrum metrics, in [`values`] order.
 pub(crate) const SPECTRUM_METRICS: [&str; 11] = [
-    "sigma1", "frobenius", "rho_q", "rho_quarter", "energy_q", "alpha", "beta", "erank", "srank", "pr", "numerical_rank",
+    "sigma1",
+    "frobenius",
+    "rho_q",
+    "rho_quarter",
+    "energy_q",
+    "alpha",
+    "beta",
+    "erank",
+    "srank",
+    "pr",
+    "numerical_rank",
 ];
 
 fn values(m: &SpectrumMetrics) -> [f64; 11] {
-    [m.sigma1, m.frobenius, m.rho_q, m.rho_quarter, m.energy_q, m.alpha, m.beta, m.erank, m.srank, m.pr, m.numerical_rank as f64]
+    [
+        m.sigma1,
+        m.frobenius,
+        m.rho_q,
+        m.rho_quarter,
+        m.energy_q,
+        m.alpha,
+        m.beta,
+        m.erank,
+        m.srank,
+        m.pr,
+        m.numerical_rank as f64,
+    ]
 }
 
 /// Weighted running mean of every spectrum metric over points. A metric that is undefined at a
@@ -57,9 +79,9 @@ impl SpectrumAcc {
     /// Emits only the norm-type metrics (σ1, ‖·‖_F): for gate-scaled Jacobians the ratio-type
     /// metrics equal those of the unscaled ones.
     pub fn emit_norms(&self, rows: &mut Rows, family: &str, expert: Option<usize>) {
-        for k in 0..2 {
+        for (k, name) in SPECTRUM_METRICS.iter().enumerate().take(2) {
             if self.weight[k] > 0.0 {
-                rows.push(expert, &format!("{family}.{}", SPECTRUM_METRICS[k]), self.sum[k] / self.weight[k]);
+                rows.push(expert, &format!("{family}.{name}"), self.sum[k] / self.weight[k]);
             }
         }
     }
@@ -80,7 +102,12 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
 }
 
 /// Spectrum of one `rows × cols` Jacobian and its metrics.
-pub(crate) fn spectrum(j: &[f64], rows: usize, cols: usize, opts: &SpectrumOptions) -> moescope_spectral::Result<(Vec<f64>, SpectrumMetrics)> {
+pub(crate) fn spectrum(
+    j: &[f64],
+    rows: usize,
+    cols: usize,
+    opts: &SpectrumOptions,
+) -> moescope_spectral::Result<(Vec<f64>, SpectrumMetrics)> {
     let sv = singular_values(j, rows, cols)?;
     let m = spectrum_metrics(&sv, (rows, cols), opts)?;
     Ok((sv, m))
@@ -118,7 +145,14 @@ impl ExpertJacobians {
     }
 
     /// Adds one chunk: `jac` is n × E × d × d, `weights`, `gates` and `selected` n × E.
-    pub fn add_chunk(&mut self, jac: &[f64], weights: &[f64], gates: &[f64], selected: &[f64], opts: &SpectrumOptions) -> moescope_spectral::Result<()> {
+    pub fn add_chunk(
+        &mut self,
+        jac: &[f64],
+        weights: &[f64],
+        gates: &[f64],
+        selected: &[f64],
+        opts: &SpectrumOptions,
+    ) -> moescope_spectral::Result<()> {
         let (d, e_count) = (self.d, self.experts.len());
         let n = weights.len() / e_count;
         for i in 0..n {
@@ -141,7 +175,11 @@ impl ExpertJacobians {
                     *acc += w * x;
                 }
             }
-            self.add_pointwise_alignment(&jac[i * e_count * d * d..][..e_count * d * d], &gates[i * e_count..][..e_count], &selected[i * e_count..][..e_count]);
+            self.add_pointwise_alignment(
+                &jac[i * e_count * d * d..][..e_count * d * d],
+                &gates[i * e_count..][..e_count],
+                &selected[i * e_count..][..e_count],
+            );
         }
         Ok(())
     }
@@ -176,8 +214,45 @@ impl ExpertJacobians {
 
 /// Metrics of g·J from those of J: singular values scale by g, ratios do not change.
 fn scale_metrics(m: &SpectrumMetrics, g: f64) -> SpectrumMetrics {
-    let mut s = m.clone();
+    let mut s = *m;
     s.sigma1 *= g;
     s.frobenius *= g;
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moescope_spectral::SpectrumOptions;
+
+    fn metrics(sv: &[f64]) -> SpectrumMetrics {
+        spectrum_metrics(sv, (sv.len(), sv.len()), &SpectrumOptions { decay_q: 2 }).unwrap()
+    }
+
+    /// A dead point (all-zero Jacobian) is counted, its undefined ratios are left out of the
+    /// means, and its σ1 = 0 still counts in the σ1 mean (SPEC §5.1).
+    #[test]
+    fn dead_points_are_counted_not_averaged() {
+        let mut acc = SpectrumAcc::default();
+        acc.add(&metrics(&[2.0, 1.0]), 1.0);
+        acc.add(&metrics(&[0.0, 0.0]), 3.0);
+        let mut rows = Rows::new("m", 0);
+        acc.emit(&mut rows, "j", None);
+        let get = |name: &str| rows.rows.iter().find(|r| r.metric == name).map(|r| r.value);
+        assert_eq!(get("j.dead_points"), Some(1.0));
+        assert_eq!(get("j.points"), Some(2.0));
+        // erank of [2, 1] (Roy–Vetterli, closed form) — the dead point does not dilute it.
+        let p = [2.0 / 3.0, 1.0 / 3.0];
+        let erank = (-(p[0] * f64::ln(p[0]) + p[1] * f64::ln(p[1]))).exp();
+        assert!((get("j.erank").unwrap() - erank).abs() < 1e-12);
+        // σ1 is defined at the dead point (0): weighted mean (1·2 + 3·0) / 4.
+        assert!((get("j.sigma1").unwrap() - 0.5).abs() < 1e-12);
+        assert!(rows.rows.iter().all(|r| r.value.is_finite()));
+    }
+
+    #[test]
+    fn median_of_even_and_odd_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
 }

@@ -18,14 +18,19 @@ pub(crate) struct Rows {
 
 impl Rows {
     pub fn new(model: &str, seed: u64) -> Self {
-        Rows { model: model.to_string(), seed, rows: Vec::new() }
+        Rows {
+            model: model.to_string(),
+            seed,
+            rows: Vec::new(),
+        }
     }
 
     /// Adds a value. Undefined (NaN) aggregates are skipped: their undefined points are counted
     /// in a `*.undefined_points` row by the caller, never averaged in.
     pub fn push(&mut self, expert: Option<usize>, metric: &str, value: f64) {
         if value.is_finite() {
-            self.rows.push(MetricRow::new(&self.model, self.seed, expert, metric, value));
+            self.rows
+                .push(MetricRow::new(&self.model, self.seed, expert, metric, value));
         }
     }
 }

@@ -10,10 +10,25 @@ pub(crate) struct PcaOptions {
     pub subspace_rank: usize,
 }
 
-/// Per-expert PCA of `h` (n × d) under responsibilities `w` (n × k). Emits `family.*` rows per
+/// Probe points: n rows of dimension d, row-major.
+pub(crate) struct Points<'a> {
+    pub x: &'a [f64],
+    pub n: usize,
+    pub d: usize,
+}
+
+/// Per-expert PCA of the points under responsibilities `w` (n × k). Emits `families.0.*` rows per
 /// expert and their routing-mass-weighted means over supported experts, the subspace overlaps
-/// among supported experts (`subspace_family.*`), and returns arrays for the figures.
-pub(crate) fn weighted_pca(h: &[f64], n: usize, d: usize, w: &[f64], k: usize, opts: &PcaOptions, rows: &mut Rows, family: &str, subspace_family: &str) -> moescope_spectral::Result<Vec<Array>> {
+/// among supported experts (`families.1.*`), and returns arrays for the figures.
+pub(crate) fn weighted_pca(
+    pts: &Points,
+    w: &[f64],
+    k: usize,
+    opts: &PcaOptions,
+    rows: &mut Rows,
+    (family, subspace_family): (&str, &str),
+) -> moescope_spectral::Result<Vec<Array>> {
+    let (h, n, d) = (pts.x, pts.n, pts.d);
     let mut supported: Vec<(usize, f64, Pca)> = Vec::new();
     let mut under = 0usize;
     let mut cev = vec![0.0; k * d];
@@ -41,17 +56,35 @@ pub(crate) fn weighted_pca(h: &[f64], n: usize, d: usize, w: &[f64], k: usize, o
     emit_weighted_means(rows, family, &supported);
     let overlap = subspace_overlaps(&supported, d, k, opts.subspace_rank, rows, subspace_family)?;
     Ok(vec![
-        Array { name: format!("{family}_cev"), shape: vec![k, d], data: cev },
-        Array { name: format!("{subspace_family}_overlap"), shape: vec![k, k], data: overlap },
+        Array {
+            name: format!("{family}_cev"),
+            shape: vec![k, d],
+            data: cev,
+        },
+        Array {
+            name: format!("{subspace_family}_overlap"),
+            shape: vec![k, k],
+            data: overlap,
+        },
     ])
 }
 
 /// Unweighted PCA of all of `h` (SPEC §6.3 Σ_D, §6.4 Σ_all).
-pub(crate) fn global_pca(h: &[f64], n: usize, d: usize, rows: &mut Rows, family: &str) -> moescope_spectral::Result<Array> {
+pub(crate) fn global_pca(
+    h: &[f64],
+    n: usize,
+    d: usize,
+    rows: &mut Rows,
+    family: &str,
+) -> moescope_spectral::Result<Array> {
     let cov = weighted_covariance(h, n, d, &vec![1.0; n], false)?;
     let p = pca(&cov.cov, d)?;
     emit_pca(rows, family, None, &p);
-    Ok(Array { name: format!("{family}_cev"), shape: vec![d], data: p.cev.clone() })
+    Ok(Array {
+        name: format!("{family}_cev"),
+        shape: vec![d],
+        data: p.cev.clone(),
+    })
 }
 
 fn emit_pca(rows: &mut Rows, family: &str, expert: Option<usize>, p: &Pca) {
@@ -84,7 +117,14 @@ fn emit_weighted_means(rows: &mut Rows, family: &str, supported: &[(usize, f64, 
 
 /// Pairwise §6.5 comparisons of the top-r principal subspaces; returns the k × k overlap matrix
 /// (1 on the diagonal, 0 where an expert is under-supported).
-fn subspace_overlaps(supported: &[(usize, f64, Pca)], d: usize, k: usize, r: usize, rows: &mut Rows, family: &str) -> moescope_spectral::Result<Vec<f64>> {
+fn subspace_overlaps(
+    supported: &[(usize, f64, Pca)],
+    d: usize,
+    k: usize,
+    r: usize,
+    rows: &mut Rows,
+    family: &str,
+) -> moescope_spectral::Result<Vec<f64>> {
     let mut matrix = vec![0.0; k * k];
     let (mut sum_o, mut sum_g, mut sum_p, mut pairs) = (0.0, 0.0, 0.0, 0usize);
     for (a, (ea, _, pa)) in supported.iter().enumerate() {

@@ -5,7 +5,13 @@ use super::Rows;
 use moescope_spectral::routing_stats;
 
 /// Emits `routing.*` rows from the gates (n × E) and, for Top-k, the routing margins.
-pub(crate) fn emit(gates: &[f64], experts: usize, margins: Option<&[f64]>, boundary: f64, rows: &mut Rows) -> moescope_spectral::Result<()> {
+pub(crate) fn emit(
+    gates: &[f64],
+    experts: usize,
+    margins: Option<&[f64]>,
+    boundary: f64,
+    rows: &mut Rows,
+) -> moescope_spectral::Result<()> {
     let n = gates.len() / experts;
     if experts < 2 || n == 0 {
         return Ok(());
@@ -20,7 +26,11 @@ pub(crate) fn emit(gates: &[f64], experts: usize, margins: Option<&[f64]>, bound
     rows.push(None, "routing.load_entropy_norm", s.load_entropy_normalized);
     if let Some(m) = margins {
         let near = m.iter().filter(|&&x| x < boundary).count();
-        rows.push(None, "routing.near_boundary_fraction", near as f64 / m.len().max(1) as f64);
+        rows.push(
+            None,
+            "routing.near_boundary_fraction",
+            near as f64 / m.len().max(1) as f64,
+        );
     }
     Ok(())
 }

@@ -157,9 +157,7 @@ impl HostModel {
         let routed = self.kind != Kind::Dense;
         let (e, m, d) = (self.e, self.m, self.d);
         let params = Params {
-            w0: self
-                .encoder
-                .then(|| t(&self.w0[..d * self.d_in], &[d, self.d_in])),
+            w0: self.encoder.then(|| t(&self.w0[..d * self.d_in], &[d, self.d_in])),
             b0: self.encoder.then(|| t(&self.b0, &[d])),
             w1: t(&self.w1, &[e, m, d]),
             b1: t(&self.b1, &[e, m]),
@@ -177,11 +175,7 @@ impl HostModel {
     pub fn phi(&self, a: f64) -> f64 {
         match self.act {
             Activation::Relu => a.max(0.0),
-            _ => {
-                0.5 * a
-                    * (1.0
-                        + ((2.0 / std::f64::consts::PI).sqrt() * (a + 0.044715 * a * a * a)).tanh())
-            }
+            _ => 0.5 * a * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (a + 0.044715 * a * a * a)).tanh()),
         }
     }
 
@@ -191,12 +185,7 @@ impl HostModel {
             return (x.to_vec(), vec![]);
         }
         let pre: Vec<f64> = (0..self.d)
-            .map(|i| {
-                self.b0[i]
-                    + (0..self.d_in)
-                        .map(|j| self.w0[i * self.d_in + j] * x[j])
-                        .sum::<f64>()
-            })
+            .map(|i| self.b0[i] + (0..self.d_in).map(|j| self.w0[i * self.d_in + j] * x[j]).sum::<f64>())
             .collect();
         (pre.iter().map(|&a| self.phi(a)).collect(), pre)
     }
@@ -205,23 +194,12 @@ impl HostModel {
     pub fn expert_pre(&self, e: usize, h: &[f64]) -> Vec<f64> {
         let (m, d) = (self.m, self.d);
         (0..m)
-            .map(|j| {
-                self.b1[e * m + j]
-                    + (0..d)
-                        .map(|i| self.w1[(e * m + j) * d + i] * h[i])
-                        .sum::<f64>()
-            })
+            .map(|j| self.b1[e * m + j] + (0..d).map(|i| self.w1[(e * m + j) * d + i] * h[i]).sum::<f64>())
             .collect()
     }
 
     /// E_e(h) = W2_e φ(a_e) + b2_e, restricted to the hidden units `units` (all for the expert).
-    pub fn expert_out_units(
-        &self,
-        e: usize,
-        h: &[f64],
-        units: &[usize],
-        with_bias: bool,
-    ) -> Vec<f64> {
+    pub fn expert_out_units(&self, e: usize, h: &[f64], units: &[usize], with_bias: bool) -> Vec<f64> {
         let (m, d) = (self.m, self.d);
         let act: Vec<f64> = self.expert_pre(e, h).iter().map(|&a| self.phi(a)).collect();
         (0..d)
@@ -242,13 +220,7 @@ impl HostModel {
     /// Router logits s = (W_r h + b_r)/τ.
     pub fn logits(&self, h: &[f64]) -> Vec<f64> {
         (0..self.e)
-            .map(|e| {
-                (self.br[e]
-                    + (0..self.d)
-                        .map(|i| self.wr[e * self.d + i] * h[i])
-                        .sum::<f64>())
-                    / self.tau
-            })
+            .map(|e| (self.br[e] + (0..self.d).map(|i| self.wr[e * self.d + i] * h[i]).sum::<f64>()) / self.tau)
             .collect()
     }
 
@@ -263,11 +235,7 @@ impl HostModel {
         let z: f64 = ex.iter().sum();
         let p: Vec<f64> = ex.iter().map(|&v| v / z).collect();
         let mut order: Vec<usize> = (0..self.e).collect();
-        order.sort_by(|&a, &b| {
-            s[b].partial_cmp(&s[a])
-                .expect("finite logits")
-                .then(a.cmp(&b))
-        });
+        order.sort_by(|&a, &b| s[b].partial_cmp(&s[a]).expect("finite logits").then(a.cmp(&b)));
         let k = self.k();
         let mut sel = vec![false; self.e];
         for &i in &order[..k] {
@@ -305,12 +273,7 @@ impl HostModel {
             .map(|i| u[i] + if self.residual { h[i] } else { 0.0 })
             .collect();
         (0..self.d_out)
-            .map(|o| {
-                self.bout[o]
-                    + (0..self.d)
-                        .map(|i| self.wout[o * self.d + i] * z[i])
-                        .sum::<f64>()
-            })
+            .map(|o| self.bout[o] + (0..self.d).map(|i| self.wout[o * self.d + i] * z[i]).sum::<f64>())
             .collect()
     }
 
@@ -344,10 +307,7 @@ impl HostModel {
 
 /// Flattens any f64 tensor to a host vector.
 pub fn host(t: &Tensor) -> Vec<f64> {
-    t.flatten_all()
-        .expect("flatten")
-        .to_vec1::<f64>()
-        .expect("to_vec1 f64")
+    t.flatten_all().expect("flatten").to_vec1::<f64>().expect("to_vec1 f64")
 }
 
 /// max |a − b| ≤ tol · max |b| (SPEC §4.4's relative max-abs error).
