@@ -14,6 +14,9 @@ use moescope_records::{CurveRow, MetricRow};
 use moescope_spectral::{diagonal_gmm_responsibilities, GmmOptions, SpectrumOptions};
 use std::time::Instant;
 
+/// Points per side of the input-plane gate grid written for 2-D inputs.
+const GATE_GRID: usize = 64;
+
 /// What one finished job hands back to the run.
 pub(crate) struct JobOutput {
     pub rows: Vec<MetricRow>,
@@ -151,9 +154,45 @@ impl<'a> Probe<'a> {
             on_step("probe", start + len, n);
         }
         let t = Instant::now();
-        let arrays = self.finish(state, rows).map_err(fail("spectral"))?;
+        let mut arrays = self.finish(state, rows).map_err(fail("spectral"))?;
         self.spectral_seconds += t.elapsed().as_secs_f64();
+        arrays.extend(self.gate_grid().map_err(fail("probe"))?);
         Ok(arrays)
+    }
+
+    /// For 2-D inputs and routed models, the gates on a `GATE_GRID`² grid over the probe inputs'
+    /// bounding box, for the report's input-plane figure: rows (x1, x2, g_1 … g_E), x1 fastest.
+    fn gate_grid(&self) -> moescope_model::Result<Option<Array>> {
+        let (n, d_in) = self.x.dims2()?;
+        if d_in != 2 || self.is_dense() || n == 0 {
+            return Ok(None);
+        }
+        let x = host_f64(&self.x)?; // (n, 2)
+        let span = |c: usize| {
+            let v = x.iter().skip(c).step_by(2);
+            v.clone().fold(f64::INFINITY, |a, &b| a.min(b))..=v.fold(f64::NEG_INFINITY, |a, &b| a.max(b))
+        };
+        let (sx, sy) = (span(0), span(1));
+        let at = |r: &std::ops::RangeInclusive<f64>, i: usize| {
+            r.start() + (r.end() - r.start()) * i as f64 / (GATE_GRID - 1) as f64
+        };
+        let grid: Vec<f64> = (0..GATE_GRID * GATE_GRID)
+            .flat_map(|k| [at(&sx, k % GATE_GRID), at(&sy, k / GATE_GRID)])
+            .collect();
+        let g =
+            Tensor::from_vec(grid.clone(), (GATE_GRID * GATE_GRID, 2), self.x.device())?.to_dtype(self.x.dtype())?;
+        let gates = host_f64(&self.model.forward(&g)?.ffn.gates)?; // (G², E)
+        let e = self.arch.experts;
+        let data = grid
+            .chunks(2)
+            .zip(gates.chunks(e))
+            .flat_map(|(p, g)| p.iter().chain(g).copied())
+            .collect();
+        Ok(Some(Array {
+            name: "gate_grid".into(),
+            shape: vec![GATE_GRID * GATE_GRID, 2 + e],
+            data,
+        }))
     }
 
     fn is_dense(&self) -> bool {

@@ -35,6 +35,14 @@ pub fn write_npy(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
             got: data.len(),
         });
     }
+    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+        let message = format!("refusing to write non-finite value {} at flat index {i}", data[i]);
+        return Err(Error::Parse {
+            path: path.to_path_buf(),
+            line: 0,
+            message,
+        });
+    }
     let mut bytes = Vec::with_capacity(128 + 8 * data.len());
     let shape_u64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
     let mut writer = npyz::WriteOptions::<f64>::new()
@@ -46,4 +54,48 @@ pub fn write_npy(path: &Path, shape: &[usize], data: &[f64]) -> Result<()> {
     writer.extend(data.iter().copied()).map_err(io_err(path))?;
     writer.finish().map_err(io_err(path))?;
     write_atomic(path, &bytes)
+}
+
+/// A dense array read from a `.npy` file, as f64 in C order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Row-major data.
+    pub data: Vec<f64>,
+}
+
+/// Reads a C-order `.npy` file of f64 (or f32, widened) values. Non-finite values are an error:
+/// the engine never writes them.
+pub fn read_npy(path: &Path) -> Result<NpyArray> {
+    let bad = |message: String| Error::Parse {
+        path: path.to_path_buf(),
+        line: 0,
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(e.to_string()))?;
+    if npy.order() != npyz::Order::C {
+        return Err(bad("Fortran-order arrays are not supported".into()));
+    }
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let is_f32 =
+        matches!(npy.dtype(), npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4);
+    let data: Vec<f64> = if is_f32 {
+        npy.into_vec::<f32>()
+            .map_err(|e| bad(e.to_string()))?
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    } else {
+        npy.into_vec::<f64>()
+            .map_err(|e| bad(format!("{e} (expected float64)")))?
+    };
+    if data.len() != shape.iter().product::<usize>() {
+        return Err(bad(format!("{} values for shape {shape:?}", data.len())));
+    }
+    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+        return Err(bad(format!("non-finite value {} at flat index {i}", data[i])));
+    }
+    Ok(NpyArray { shape, data })
 }

@@ -67,3 +67,15 @@ fn parse_errors_name_file_and_line() {
     let err = read_metrics_jsonl(&path).unwrap_err().to_string();
     assert!(err.contains("metrics.jsonl, line 2"), "{err}");
 }
+
+#[test]
+fn npy_refuses_non_finite_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.npy");
+    let err = write_npy(&path, &[2], &[1.0, f64::NAN]).unwrap_err().to_string();
+    assert!(err.contains("non-finite value NaN at flat index 1"), "{err}");
+    assert!(!path.exists(), "nothing half-written");
+    write_npy(&path, &[3, 1], &[0.5, -1.0, 2.0]).unwrap();
+    let a = read_npy(&path).unwrap();
+    assert_eq!((a.shape, a.data), (vec![3, 1], vec![0.5, -1.0, 2.0]));
+}

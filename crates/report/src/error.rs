@@ -15,6 +15,14 @@ pub enum Error {
         /// Cause.
         message: String,
     },
+    /// A figure could not be drawn or rendered.
+    #[error("figure `{figure}`: {message}")]
+    Plot {
+        /// Figure name.
+        figure: String,
+        /// Cause.
+        message: String,
+    },
 }
 
 /// Result with this crate's [`Error`].

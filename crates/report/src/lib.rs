@@ -1,8 +1,11 @@
-//! Reads a run folder's records and renders what a researcher reads: `summary.md` with the
-//! SPEC §11 Table 1 (every metric, mean ± sd and 95 % t-interval over seeds, per architecture)
-//! and Table 2 (paired tests against dense and Top-k against soft), and the same tables as CSV.
+//! Reads a run folder's records and renders what a researcher reads: a self-contained
+//! `report.html` (inline SVG figures of SPEC §11, a verdict on each hypothesis H1–H6 of SPEC
+//! §9.1, Table 1), each figure as SVG and PNG, `summary.md`, and the tables as CSV.
 //!
-//! It never links candle: everything comes from `manifest.json` and `metrics.jsonl`.
+//! Main items: [`write_report`] (everything), [`write_summary`] (markdown and CSV only),
+//! [`RunData`] (a run folder in memory), [`figures`] / [`Figure`] (the numbers behind each
+//! figure) and [`claims`] / [`Claim`] (the verdicts). It never links candle: everything comes
+//! from `manifest.json`, `metrics.jsonl`, `curves.jsonl` and `spectra/*.npy`.
 //!
 //! ```
 //! use moescope_report::{table1, Table1Options};
@@ -14,10 +17,73 @@
 //! ```
 #![deny(missing_docs)]
 
+mod claims;
+mod data;
 mod error;
+mod figdata;
+mod html;
 mod markdown;
+mod plot;
 mod tables;
 
+pub use claims::{
+    claim_specs, claims, Claim, ClaimOptions, ClaimRow, ClaimSpec, Direction, Side, Verdict, HYPOTHESES, VERDICT_RULE,
+};
+pub use data::RunData;
 pub use error::{Error, Result};
+pub use figdata::{
+    bar, figures, mean_spectrum, Bar, BarPanel, Figure, FigureKind, GatePlane, Heatmap, LinePanel, Series,
+};
 pub use markdown::write_summary;
+pub use moescope_records::{read_npy, NpyArray as Array};
+pub use plot::{render_svg, svg_to_png};
 pub use tables::{comparisons, paired_table, table1, Cell, Comparison, PairedRow, Table1, Table1Options};
+
+use std::path::{Path, PathBuf};
+
+/// The files [`write_report`] wrote.
+#[derive(Debug, Clone)]
+pub struct ReportPaths {
+    /// `report.html`.
+    pub html: PathBuf,
+    /// `summary.md`.
+    pub summary: PathBuf,
+    /// `figures/<name>.svg` and `.png`, per figure.
+    pub figures: Vec<(PathBuf, PathBuf)>,
+    /// `table1.csv`, `table2.csv`, `claims.csv`.
+    pub tables: Vec<PathBuf>,
+}
+
+/// Reads the run folder `run_dir` and writes, into `out` (default: `run_dir`), `report.html`,
+/// `figures/<name>.{svg,png}`, `summary.md`, `table1.csv`, `table2.csv` and `claims.csv`.
+pub fn write_report(run_dir: &Path, out: Option<&Path>) -> Result<ReportPaths> {
+    let out = out.unwrap_or(run_dir);
+    let run = RunData::read(run_dir)?;
+    let claims = markdown::run_claims(&run);
+    markdown::write_summary_files(&run, &claims, out)?;
+    let mut rendered = Vec::new();
+    let mut paths = Vec::new();
+    for fig in figures(&run)? {
+        let svg = render_svg(&fig)?;
+        let png = svg_to_png(&svg, &fig.name)?;
+        let (s, p) = (
+            out.join("figures").join(format!("{}.svg", fig.name)),
+            out.join("figures").join(format!("{}.png", fig.name)),
+        );
+        moescope_records::write_atomic(&s, svg.as_bytes())?;
+        moescope_records::write_atomic(&p, &png)?;
+        paths.push((s, p));
+        rendered.push((fig, svg));
+    }
+    let html = out.join("report.html");
+    moescope_records::write_atomic(&html, html::page(&run, &rendered, &claims).as_bytes())?;
+    Ok(ReportPaths {
+        html,
+        summary: out.join("summary.md"),
+        figures: paths,
+        tables: ["table1.csv", "table2.csv", "claims.csv"]
+            .iter()
+            .map(|t| out.join(t))
+            .collect(),
+    })
+}

@@ -85,14 +85,22 @@ impl Table1 {
 
 /// Per-seed model-level values of `metric` for `model`, keyed by seed.
 pub(crate) fn per_seed(rows: &[MetricRow], model: &str, metric: &str) -> BTreeMap<u64, f64> {
-    rows.iter().filter(|r| r.expert.is_none() && r.model == model && r.metric == metric).map(|r| (r.seed, r.value)).collect()
+    rows.iter()
+        .filter(|r| r.expert.is_none() && r.model == model && r.metric == metric)
+        .map(|r| (r.seed, r.value))
+        .collect()
 }
 
 /// Builds Table 1 for `models` (in display order) from model-level rows.
 pub fn table1(rows: &[MetricRow], models: &[String], opts: &Table1Options) -> Table1 {
     let mut t = Table1::default();
     let mut metrics: Vec<String> = TABLE1_METRICS.iter().map(|(m, _)| m.to_string()).collect();
-    let mut extra: Vec<String> = rows.iter().filter(|r| r.expert.is_none()).map(|r| r.metric.clone()).filter(|m| !metrics.contains(m)).collect();
+    let mut extra: Vec<String> = rows
+        .iter()
+        .filter(|r| r.expert.is_none())
+        .map(|r| r.metric.clone())
+        .filter(|m| !metrics.contains(m))
+        .collect();
     extra.sort();
     extra.dedup();
     metrics.extend(extra);
@@ -101,7 +109,15 @@ pub fn table1(rows: &[MetricRow], models: &[String], opts: &Table1Options) -> Ta
         for model in models {
             let xs: Vec<f64> = per_seed(rows, model, &metric).into_values().collect();
             if let Ok(s) = moescope_stats::summarize(&xs, opts.level) {
-                t.cells.insert((metric.clone(), model.clone()), Cell { n: s.n, mean: s.mean, sd: s.sd, ci: s.ci });
+                t.cells.insert(
+                    (metric.clone(), model.clone()),
+                    Cell {
+                        n: s.n,
+                        mean: s.mean,
+                        sd: s.sd,
+                        ci: s.ci,
+                    },
+                );
                 any = true;
             }
         }
@@ -127,10 +143,31 @@ pub struct Comparison {
 
 /// The comparisons of SPEC §8: every routed model against dense, and each Top-k against soft.
 pub fn comparisons(models: &[String]) -> Vec<Comparison> {
-    let same = ["jac_expert.sigma1", "jac_expert.frobenius", "jac_expert.rho_q", "jac_expert.energy_q", "jac_expert.alpha", "jac_expert.erank", "jac_expert.srank", "jac_expert.pr", "jac_full.sigma1", "fit.val_loss"];
-    let rep = [("rep.erank", "rep_global.erank"), ("rep.erank", "rep_cluster.erank"), ("rep.pr", "rep_global.pr"), ("rep.k90", "rep_global.k90")];
+    let same = [
+        "jac_expert.sigma1",
+        "jac_expert.frobenius",
+        "jac_expert.rho_q",
+        "jac_expert.energy_q",
+        "jac_expert.alpha",
+        "jac_expert.erank",
+        "jac_expert.srank",
+        "jac_expert.pr",
+        "jac_full.sigma1",
+        "fit.val_loss",
+    ];
+    let rep = [
+        ("rep.erank", "rep_global.erank"),
+        ("rep.erank", "rep_cluster.erank"),
+        ("rep.pr", "rep_global.pr"),
+        ("rep.k90", "rep_global.k90"),
+    ];
     let mut out = Vec::new();
-    let cmp = |a: &str, ma: &str, b: &str, mb: &str| Comparison { model_a: a.into(), metric_a: ma.into(), model_b: b.into(), metric_b: mb.into() };
+    let cmp = |a: &str, ma: &str, b: &str, mb: &str| Comparison {
+        model_a: a.into(),
+        metric_a: ma.into(),
+        model_b: b.into(),
+        metric_b: mb.into(),
+    };
     let routed: Vec<&String> = models.iter().filter(|m| m.as_str() != "dense").collect();
     if models.iter().any(|m| m == "dense") {
         for m in &routed {
@@ -140,7 +177,13 @@ pub fn comparisons(models: &[String]) -> Vec<Comparison> {
     }
     if models.iter().any(|m| m == "soft") {
         for m in routed.iter().filter(|m| m.starts_with("top")) {
-            for x in ["rep.erank", "jac_expert.erank", "align.a1_mean_abs", "align.a3_in_overlap", "subspace.overlap"] {
+            for x in [
+                "rep.erank",
+                "jac_expert.erank",
+                "align.a1_mean_abs",
+                "align.a3_in_overlap",
+                "subspace.overlap",
+            ] {
                 out.push(cmp(m, x, "soft", x));
             }
         }
@@ -169,11 +212,17 @@ pub fn paired_table(rows: &[MetricRow], comparisons: &[Comparison], resamples: u
         if xa.len() < 2 {
             continue;
         }
-        let Ok(test) = moescope_stats::paired(&xa, &xb) else { continue };
+        let Ok(test) = moescope_stats::paired(&xa, &xb) else {
+            continue;
+        };
         let diffs: Vec<f64> = xa.iter().zip(&xb).map(|(x, y)| x - y).collect();
         // One fixed seed per comparison: the report is reproducible.
         let bootstrap_ci = moescope_stats::bootstrap_mean_ci(&diffs, resamples, level, 0x5eed + i as u64).ok();
-        out.push(PairedRow { comparison: c.clone(), test, bootstrap_ci });
+        out.push(PairedRow {
+            comparison: c.clone(),
+            test,
+            bootstrap_ci,
+        });
     }
     out
 }

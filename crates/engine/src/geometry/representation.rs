@@ -43,7 +43,11 @@ pub(crate) fn weighted_pca(
         let cov = weighted_covariance(h, n, d, &we, opts.unbiased)?;
         rows.push(Some(e), &format!("{family}.n_eff"), cov.n_eff);
         let p = pca(&cov.cov, d)?;
-        cev[e * d..][..d].copy_from_slice(&p.cev);
+        // A zero-variance expert has no defined CEV curve; its row stays all zeros, like an
+        // expert with no routing mass (the figures skip all-zero rows).
+        if !p.dead {
+            cev[e * d..][..d].copy_from_slice(&p.cev);
+        }
         if cov.n_eff < min_support(d) {
             under += 1;
             continue;
