@@ -149,3 +149,14 @@ fn a_diverging_model_fails_alone() {
         "{summary}"
     );
 }
+
+/// Regression (fresh-user test): without an encoder the router input is x itself, so the probe
+/// must use d = d_in, not `model.d` (this used to panic with an out-of-range slice). Also covers
+/// the unbiased covariance, whose degenerate experts are under-supported, not job failures.
+#[test]
+fn no_encoder_and_unbiased_covariance_run_cleanly() {
+    let (_tmp, dir) = tiny_run(&["seeds=1", "model.encoder=false", "model.d=9", "probe.unbiased=true"]);
+    let (shape, _) = read_npy(&dir.join("spectra/soft_s0_jac_full_sv.npy"));
+    assert_eq!(shape, vec![64, 4], "d = d_in = 4");
+    assert!(metric(&dir, "top1", 0, "rep.under_supported").is_some());
+}

@@ -38,8 +38,8 @@ enum Command {
         #[arg(long)]
         device: Option<String>,
         /// Jobs at once (default: available cores).
-        #[arg(long)]
-        jobs: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
         /// Overrides, `key.path=value`.
         overrides: Vec<String>,
     },
@@ -81,6 +81,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,moescope=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -119,7 +120,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let exp = moescope_config::load(&config, &overrides)?;
             let opts = moescope_engine::RunOptions {
                 out,
-                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                jobs: jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    usize::from,
+                ),
                 command: std::env::args().collect(),
                 versions: versions(),
                 git_commit: env!("MOESCOPE_GIT_COMMIT").to_string(),

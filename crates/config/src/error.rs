@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub enum Error {
     // --- reading ---
     /// The file cannot be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Io {
         /// The config file.
         path: PathBuf,

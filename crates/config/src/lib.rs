@@ -50,6 +50,13 @@ pub fn from_str(text: &str, file: &str, overrides: &[String]) -> Result<Experime
         message: e.to_string(),
     })?;
     overrides::apply(&mut tree, overrides)?;
+    // A value may come from the command line rather than the file: say so in every message.
+    let label = if overrides.is_empty() {
+        file.to_string()
+    } else {
+        format!("{file} (with command-line overrides)")
+    };
+    let file = label.as_str();
     let raw: RawConfig = serde_path_to_error::deserialize(tree).map_err(|e| Error::Parse {
         file: file.to_string(),
         key: e.path().to_string(),

@@ -112,9 +112,6 @@ pub struct RawTask {
     /// Standardise inputs (and regression targets) with train-split statistics.
     #[serde(default = "yes")]
     pub standardize: bool,
-    /// Loaded data: use at most this many rows (0 = all); rows are shuffled first.
-    #[serde(default)]
-    pub max_rows: usize,
 }
 
 /// SPEC §2: shapes shared by every architecture.

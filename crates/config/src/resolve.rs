@@ -36,6 +36,11 @@ pub fn resolve(raw: RawConfig, file: &str) -> Result<Experiment> {
         parse_device(&raw.device).ok_or_else(|| bad("device", "`cpu` or `cuda:N`", format!("{:?}", raw.device)))?;
     let model = resolve_model(&raw, &bad)?;
     let task = resolve_task(&raw.task, model.experts, &bad)?;
+    if raw.task.n_probe < model.experts.max(2) {
+        // The cluster-matched dense control fits E mixture components to the probe points.
+        let expected = format!("at least max(2, model.experts = {}) probe points", model.experts);
+        return Err(bad("task.n_probe", &expected, raw.task.n_probe.to_string()));
+    }
     let architectures = resolve_architectures(&raw, &model, &bad)?;
     check_train(&raw, &bad)?;
     check_probe(&raw, &task, &bad)?;
@@ -222,8 +227,14 @@ fn resolve_task(t: &RawTask, experts: usize, bad: &Bad) -> Result<TaskSpec> {
             if t.d_out == 0 {
                 return Err(bad("task.d_out", "a positive output dimension", "0".into()));
             }
-            if !(t.separation.is_finite() && t.noise.is_finite() && t.noise >= 0.0) {
+            if !t.separation.is_finite() {
+                return Err(bad("task.separation", "a finite number", t.separation.to_string()));
+            }
+            if !(t.noise.is_finite() && t.noise >= 0.0) {
                 return Err(bad("task.noise", "a finite non-negative number", t.noise.to_string()));
+            }
+            if t.teacher_hidden == 0 {
+                return Err(bad("task.teacher_hidden", "a positive width", "0".into()));
             }
             let clusters = if t.clusters == 0 { experts } else { t.clusters };
             if kind == TaskKind::T4Clusters && clusters < 2 {
@@ -248,7 +259,7 @@ fn resolve_task(t: &RawTask, experts: usize, bad: &Bad) -> Result<TaskSpec> {
                 separation: t.separation,
                 noise: t.noise,
                 soft_targets: t.soft_targets,
-                teacher_hidden: t.teacher_hidden.max(1),
+                teacher_hidden: t.teacher_hidden,
                 manifold_dim: t.manifold_dim,
                 sizes,
             })
@@ -298,6 +309,13 @@ fn check_probe(raw: &RawConfig, task: &TaskSpec, bad: &Bad) -> Result<()> {
             "probe.subspace_rank",
             &format!("1 ≤ r ≤ model.d = {}", raw.model.d),
             p.subspace_rank.to_string(),
+        ));
+    }
+    if !(p.boundary_margin.is_finite() && p.boundary_margin >= 0.0) {
+        return Err(bad(
+            "probe.boundary_margin",
+            "a finite non-negative margin",
+            p.boundary_margin.to_string(),
         ));
     }
     if p.decay_q == 0 {

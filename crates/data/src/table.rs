@@ -7,9 +7,10 @@
 //!   `150,4,setosa,versicolor,virginica`, load as they are.
 //! - Cells are trimmed of surrounding whitespace; blank lines are skipped.
 //! - The label column may be negative, counting from the end (`-1` = last).
-//! - Classification labels: if every label is a non-negative integer (`3` or `3.0`), it is the
-//!   class id and classes = max + 1; otherwise the distinct label strings are sorted
-//!   (byte-wise, as Rust's `str` ordering) and mapped to 0..C in that order.
+//! - Classification labels: if every label is a non-negative integer (`3` or `3.0`), the distinct
+//!   values are numbered 0..C in numeric order (0..C-1 stay as they are; 1-based or sparse ids are
+//!   compacted); otherwise the distinct label strings are sorted (byte-wise) and numbered 0..C.
+//!   More than [`MAX_CLASSES`] classes is an error (a regression target read as classes).
 //! - Regression targets must be numeric; the target dimension is 1.
 
 use crate::dataset::{split_loaded, Dataset, Splits, Targets};
@@ -57,7 +58,7 @@ pub fn read_csv(path: &Path, header: Option<bool>, label_column: i64, problem: P
     let x = parse_features(&rows, label).map_err(bad)?;
     let targets = match problem {
         Problem::Regression => parse_regression(&rows, label).map_err(bad)?,
-        Problem::Classification => parse_classes(&rows, label),
+        Problem::Classification => parse_classes(&rows, label).map_err(bad)?,
     };
     Ok((x, rows.len(), ncols - 1, targets))
 }
@@ -134,23 +135,35 @@ fn parse_regression(rows: &[Row], label: usize) -> std::result::Result<Targets, 
     Ok(Targets::Regression { values, dim: 1 })
 }
 
-/// Integer labels as they are; otherwise distinct strings, sorted, to 0..C.
-fn parse_classes(rows: &[Row], label: usize) -> Targets {
+/// Most classes a classification label column may have; more almost always means a regression
+/// target was read as classes.
+pub const MAX_CLASSES: usize = 1000;
+
+/// Class ids 0..C: distinct integer labels in numeric order (so 0..C-1 stay as they are, and
+/// 1-based or sparse ids are compacted), otherwise distinct strings in byte order.
+fn parse_classes(rows: &[Row], label: usize) -> std::result::Result<Targets, String> {
     let as_int = |s: &str| parse_num(s).filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v <= f64::from(u32::MAX - 1));
     let ints: Option<Vec<u32>> = rows.iter().map(|(_, c)| as_int(&c[label]).map(|v| v as u32)).collect();
-    if let Some(labels) = ints {
-        let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
-        return Targets::Classes { labels, classes };
+    let labels: Vec<u32> = match ints {
+        Some(raw) => {
+            let ids: BTreeMap<u32, u32> = raw.iter().map(|&v| (v, 0)).collect();
+            let ids: BTreeMap<u32, u32> = ids.into_keys().enumerate().map(|(i, v)| (v, i as u32)).collect();
+            raw.iter().map(|v| ids[v]).collect()
+        }
+        None => {
+            let ids: BTreeMap<&str, u32> = rows.iter().map(|(_, c)| (c[label].as_str(), 0)).collect();
+            let ids: BTreeMap<&str, u32> = ids.into_keys().enumerate().map(|(i, v)| (v, i as u32)).collect();
+            rows.iter().map(|(_, c)| ids[c[label].as_str()]).collect()
+        }
+    };
+    let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    if classes > MAX_CLASSES {
+        return Err(format!(
+            "label column {} has {classes} distinct values (more than {MAX_CLASSES}); is it a regression target? (set task.problem: regression)",
+            label + 1
+        ));
     }
-    let mut ids: BTreeMap<&str, u32> = rows.iter().map(|(_, c)| (c[label].as_str(), 0)).collect();
-    for (i, v) in ids.values_mut().enumerate() {
-        *v = i as u32;
-    }
-    let labels = rows.iter().map(|(_, c)| ids[c[label].as_str()]).collect();
-    Targets::Classes {
-        labels,
-        classes: ids.len(),
-    }
+    Ok(Targets::Classes { labels, classes })
 }
 
 /// Builds the splits of a CSV task.

@@ -2,7 +2,7 @@
 
 use flate2::{write::GzEncoder, Compression};
 use moescope_config::{CsvTask, IdxTask, Problem, SplitSizes, TaskSpec};
-use moescope_data::{build, read_csv, read_idx};
+use moescope_data::{build, read_csv, read_idx, Targets};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,13 @@ fn assert_msg(err: impl std::fmt::Display, path: &Path, parts: &[&str]) {
 fn missing_files() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nope.idx");
-    assert_msg(read_idx(&p).unwrap_err(), &p, &["cannot read", "No such file"]);
+    let err = read_idx(&p).unwrap_err();
+    // The OS reason is the error's source (printed by the CLI's `{:#}` chain), not repeated in it.
+    let source = std::error::Error::source(&err)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(source.contains("No such file"), "{source}");
+    assert_msg(err, &p, &["cannot read"]);
     let p = dir.path().join("nope.csv");
     assert_msg(
         read_csv(&p, None, -1, Problem::Regression).unwrap_err(),
@@ -170,14 +176,14 @@ fn csv_label_column_out_of_range() {
         let err = read_csv(&p, None, given, Problem::Classification).unwrap_err();
         assert_msg(err, &p, &[&format!("label column {given}"), "3 columns"]);
     }
-    // -3 is the first column: labels 1 and 3.
+    // -3 is the first column: labels 1 and 3, compacted to class ids 0 and 1.
     let (x, _, cols, t) = read_csv(&p, None, -3, Problem::Classification).unwrap();
     assert_eq!((x, cols), (vec![2.0, 0.0, 4.0, 1.0], 2));
     assert_eq!(
         t,
         moescope_data::Targets::Classes {
-            labels: vec![1, 3],
-            classes: 4
+            labels: vec![0, 1],
+            classes: 2
         }
     );
 }
@@ -215,5 +221,33 @@ fn csv_too_few_rows_for_the_splits() {
         build(&task, 0).unwrap_err(),
         &p,
         &["too few rows", "4 needed", "3 rows"],
+    );
+}
+
+/// Regression (fresh-user test): a huge integer label made `max + 1` classes and exhausted memory;
+/// 1-based labels made an empty class. Distinct labels are now compacted, and too many classes
+/// is an error pointing at `task.problem`.
+#[test]
+fn class_labels_are_compacted_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = dir.path().join("sparse.csv");
+    std::fs::write(&sparse, "0.5,1\n1.5,1000000000\n2.5,3\n").unwrap();
+    let (_, _, _, t) = read_csv(&sparse, Some(false), -1, Problem::Classification).unwrap();
+    assert_eq!(
+        t,
+        Targets::Classes {
+            labels: vec![0, 2, 1],
+            classes: 3
+        }
+    );
+    let many = dir.path().join("many.csv");
+    let text: String = (0..1001).map(|i| format!("{i}.0,{}.5\n", i)).collect();
+    std::fs::write(&many, text).unwrap();
+    let err = read_csv(&many, Some(false), -1, Problem::Classification)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("many.csv") && err.contains("1001 distinct values") && err.contains("regression"),
+        "{err}"
     );
 }

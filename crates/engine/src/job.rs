@@ -57,7 +57,7 @@ pub(crate) fn run(
         .map_err(fail("train"))?;
     stage_seconds.push(("train", t0.elapsed().as_secs_f64()));
     let mut rows = Rows::new(&arch.name, seed);
-    fit_rows(&mut rows, &report, &model, arch, exp.model.d);
+    fit_rows(&mut rows, &report, &model, arch, model.spec().d);
     let curve = report
         .curve
         .iter()
@@ -143,7 +143,8 @@ impl<'a> Probe<'a> {
         rows: &mut Rows,
         on_step: &mut dyn FnMut(&str, usize, usize),
     ) -> Result<Vec<Array>, StageFailure> {
-        let (n, d) = (self.x.dim(0).map_err(fail("probe"))?, self.exp.model.d);
+        // The model's d, not the config's: without an encoder, d = d_in.
+        let (n, d) = (self.x.dim(0).map_err(fail("probe"))?, self.model.spec().d);
         let experts = self.arch.experts;
         let mut state = ProbeState::new(experts, d, self.is_dense().then_some(self.exp.model.experts));
         let chunk = self.exp.probe.chunk;
@@ -256,7 +257,7 @@ impl<'a> Probe<'a> {
     }
 
     fn finish(&self, st: ProbeState, rows: &mut Rows) -> moescope_spectral::Result<Vec<Array>> {
-        let d = self.exp.model.d;
+        let d = self.model.spec().d;
         let r = self.exp.probe.subspace_rank;
         let mut arrays = st.emit_function(rows, self.is_dense());
         let jbars: Vec<Option<Vec<f64>>> = (0..st.expert.mass.len()).map(|e| st.expert.jbar(e)).collect();
@@ -283,7 +284,7 @@ impl<'a> Probe<'a> {
     /// SPEC §6: weighted PCA per expert (or the cluster-matched control for dense), plus the
     /// unweighted global PCA.
     fn representation(&self, st: &ProbeState, rows: &mut Rows) -> moescope_spectral::Result<Vec<Array>> {
-        let d = self.exp.model.d;
+        let d = self.model.spec().d;
         let n = st.h.len() / d;
         let opts = PcaOptions {
             unbiased: self.exp.probe.unbiased,

@@ -495,12 +495,9 @@ fn plane_panel(area: &Area, fig: &Figure, p: &GatePlane) -> Result<()> {
     let ys = p.points.iter().map(|q| q.1);
     let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |a, v| (a.0.min(v), a.1.max(v)));
     let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |a, v| (a.0.min(v), a.1.max(v)));
-    if !(x0 < x1 && y0 < y1) {
-        return Err(Error::Plot {
-            figure: fig.name.clone(),
-            message: format!("gate grid of {} spans no area", p.title),
-        });
-    }
+    // A degenerate axis (a constant input feature) still gets a drawable range.
+    let widen = |lo: f64, hi: f64| if lo < hi { (lo, hi) } else { (lo - 0.5, hi + 0.5) };
+    let ((x0, x1), (y0, y1)) = (widen(x0, x1), widen(y0, y1));
     let g = (p.points.len() as f64).sqrt().round().max(2.0);
     let (dx, dy) = ((x1 - x0) / (g - 1.0), (y1 - y0) / (g - 1.0));
     let mut chart = ChartBuilder::on(area)

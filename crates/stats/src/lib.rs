@@ -36,7 +36,7 @@ pub use bootstrap::bootstrap_mean_ci;
 pub use dist::{normal_cdf, normal_sf, t_cdf, t_quantile, t_sf};
 pub use error::{Result, StatsError};
 pub use holm::{holm, holm_opt};
-pub use paired::{paired, PairedTest};
+pub use paired::{paired, PairedTest, TIE_ULPS};
 pub use rank::spearman;
 pub use summary::{summarize, Summary};
 pub use wilcoxon::WILCOXON_EXACT_MAX_N;

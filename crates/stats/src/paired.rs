@@ -66,7 +66,11 @@ fn t_test(m: f64, sd: Option<f64>, n: usize) -> Option<(f64, f64, f64, f64)> {
     Some((t, p_two, p_less, p_greater))
 }
 
+/// Differences within this many ulps of the larger operand count as exact ties.
+pub const TIE_ULPS: f64 = 16.0;
+
 /// Compares `a` with `b` pair by pair (paired t, Wilcoxon signed-rank, d_z, sign counts).
+/// Differences at rounding-noise level ([`TIE_ULPS`]) are exact ties.
 ///
 /// Errors when the inputs are empty, differ in length, or hold a non-finite value (the error
 /// names the input and index).
@@ -80,7 +84,21 @@ pub fn paired(a: &[f64], b: &[f64]) -> Result<PairedTest> {
     }
     check_sample("paired a", a, 1)?;
     check_sample("paired b", b, 1)?;
-    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    // A difference within a few ulps of its operands is rounding noise (e.g. a routing-mass
+    // weighted mean of integer k90 values that comes out as 2.9999999999999996): a tie, not
+    // evidence. Without this, noise-level differences give huge t statistics.
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let diff = x - y;
+            if diff.abs() <= TIE_ULPS * f64::EPSILON * x.abs().max(y.abs()) {
+                0.0
+            } else {
+                diff
+            }
+        })
+        .collect();
     // Finite minus finite can still overflow to ±∞.
     check_sample("paired a - b", &d, 1)?;
     let n = d.len();

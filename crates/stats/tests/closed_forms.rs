@@ -221,3 +221,16 @@ fn paired_rejects_bad_input() {
         "{err}"
     );
 }
+
+/// Regression: a mass-weighted mean of integer k90 values (2.9999999999999996) against 3 is a
+/// tie, not a "significant" difference with t = 2 (found by a fresh-user test of the engine).
+#[test]
+fn rounding_noise_differences_are_ties() {
+    let r = paired(&[2.9999999999999996, 3.0, 2.9999999999999996], &[3.0, 3.0, 3.0]).unwrap();
+    assert_eq!((r.n_zero, r.n_pos, r.n_neg), (3, 0, 0));
+    assert_eq!(r.mean_diff, 0.0);
+    assert_eq!(r.t, None);
+    // A real difference of 1e-9 on values near 3 is kept.
+    let r = paired(&[3.000000001, 3.000000002], &[3.0, 3.0]).unwrap();
+    assert_eq!(r.n_pos, 2);
+}

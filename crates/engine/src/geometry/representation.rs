@@ -40,7 +40,16 @@ pub(crate) fn weighted_pca(
             rows.push(Some(e), &format!("{family}.n_eff"), 0.0);
             continue;
         }
-        let cov = weighted_covariance(h, n, d, &we, opts.unbiased)?;
+        let cov = match weighted_covariance(h, n, d, &we, opts.unbiased) {
+            // The unbiased (reliability-weights) form is undefined at n_eff ≤ 1: such an expert
+            // is under-supported, not an error of the job.
+            Err(moescope_spectral::Error::DegenerateWeights { n_eff, .. }) => {
+                under += 1;
+                rows.push(Some(e), &format!("{family}.n_eff"), n_eff);
+                continue;
+            }
+            other => other?,
+        };
         rows.push(Some(e), &format!("{family}.n_eff"), cov.n_eff);
         let p = pca(&cov.cov, d)?;
         // A zero-variance expert has no defined CEV curve; its row stays all zeros, like an
