@@ -119,7 +119,7 @@ pub fn model_jacobian_autograd(model: &Model, x: &Tensor, chunk: usize) -> Resul
 /// and the gate-derivative term as J_F − Σ_e g_e J_e. The general path behind
 /// `probe.jacobian: autograd`; it agrees with [`crate::layer_jacobians`] to 1e-6 (tests).
 pub fn layer_jacobians_autograd(model: &Model, h: &Tensor, chunk: usize) -> Result<LayerJacobians> {
-    let (n, d) = (check_rows(h, model.spec().d, "h (router inputs)")?, model.spec().d);
+    check_rows(h, model.spec().d, "h (router inputs)")?;
     let trace = model.ffn(h)?;
     let experts = model.params().w1.dim(0)?;
     let per_expert = (0..experts)
@@ -128,11 +128,7 @@ pub fn layer_jacobians_autograd(model: &Model, h: &Tensor, chunk: usize) -> Resu
     let expert = Tensor::stack(&per_expert, 1)?; // (n, E, d, d)
     let full = layer_jacobian_autograd(model, h, chunk)?; // (n, d, d)
     let g = trace.gates.contiguous()?; // (n, E)
-    let mixed = g
-        .unsqueeze(1)?
-        .matmul(&expert.reshape((n, experts, d * d))?)?
-        .reshape((n, d, d))?;
-    let gate_term = (&full - mixed)?;
+    let gate_term = (&full - crate::closed_form::gate_mix(&g, &expert)?)?;
     let margin = crate::closed_form::routing_margin(&trace)?;
     Ok(LayerJacobians {
         expert,

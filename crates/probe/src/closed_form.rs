@@ -96,6 +96,14 @@ fn gate_gradients(model: &Model, trace: &FfnTrace, wr: &Tensor) -> Result<Tensor
     Ok((grad / spec.temperature)?)
 }
 
+/// Σ_e g_e J_e for gates `(n, E)` and expert Jacobians `(n, E, d, d)` → `(n, d, d)`.
+pub(crate) fn gate_mix(g: &Tensor, expert: &Tensor) -> Result<Tensor> {
+    let (n, e, d, _) = expert.dims4()?;
+    Ok(g.unsqueeze(1)?
+        .matmul(&expert.reshape((n, e, d * d))?)?
+        .reshape((n, d, d))?)
+}
+
 /// `(n,)` margin min_{e∈S} s_e − max_{e∉S} s_e, or `None` when every expert is selected.
 pub(crate) fn routing_margin(trace: &FfnTrace) -> Result<Option<Tensor>> {
     let Some(logits) = trace.logits.as_ref() else {
@@ -132,12 +140,8 @@ pub fn layer_jacobians(model: &Model, h: &Tensor) -> Result<LayerJacobians> {
     let p = model.params();
     let trace = model.ffn(h)?;
     let expert = stacked_expert_jacobians(model, h, &p.w1, &p.b1, &p.w2)?; // (n, E, d, d)
-    let e = expert.dim(1)?;
     let g = trace.gates.contiguous()?; // (n, E)
-    let mixed = g
-        .unsqueeze(1)?
-        .matmul(&expert.reshape((n, e, d * d))?)?
-        .reshape((n, d, d))?; // Σ_e g_e J_e
+    let mixed = gate_mix(&g, &expert)?; // Σ_e g_e J_e
     let (gate_term, margin) = match p.wr.as_ref() {
         None => (Tensor::zeros((n, d, d), h.dtype(), h.device())?, None),
         Some(wr) => {
