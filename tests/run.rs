@@ -28,6 +28,9 @@ fn run_folder_is_self_describing() {
     );
     assert!(m["git_commit"].is_string());
     assert_eq!(m["config"]["model"]["experts"], 4);
+    let data = m["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3);
+    assert!(data[0]["description"].as_str().unwrap().contains("T1"), "{data:?}");
     let jobs = m["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 12);
     assert!(jobs.iter().all(|j| j["status"]["state"] == "done"), "{jobs:?}");

@@ -8,8 +8,8 @@ use candle_core::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use moescope_config::Experiment;
 use moescope_records::{
-    write_curves, write_metrics, write_npy, CurveRow, JobRecord, JobStatus, Manifest, MetricRow, ParamCountRecord,
-    StageTime,
+    write_curves, write_metrics, write_npy, CurveRow, DataRecord, JobRecord, JobStatus, Manifest, MetricRow,
+    ParamCountRecord, StageTime,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,6 +56,15 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let data_seconds = t.elapsed().as_secs_f64();
     let dir = prepare_dir(exp, opts)?;
     let mut manifest = initial_manifest(exp, opts, &device);
+    manifest.data = exp
+        .seeds
+        .iter()
+        .zip(&data)
+        .map(|(&seed, d)| DataRecord {
+            seed,
+            description: d.description.clone(),
+        })
+        .collect();
     manifest.stages.push(StageTime {
         stage: "data".into(),
         seconds: data_seconds,
@@ -328,6 +337,7 @@ fn initial_manifest(exp: &Experiment, opts: &RunOptions, device: &Device) -> Man
         git_commit: opts.git_commit.clone(),
         command: opts.command.clone(),
         params: Vec::new(),
+        data: Vec::new(),
         stages: Vec::new(),
         jobs: Vec::new(),
         wall_seconds: 0.0,

@@ -11,6 +11,8 @@ pub(crate) struct SeedTensors {
     pub x_probe: Tensor,
     pub d_in: usize,
     pub d_out: usize,
+    /// What the data is (task, sizes, classes), for the manifest.
+    pub description: String,
 }
 
 impl SeedTensors {
@@ -28,6 +30,7 @@ impl SeedTensors {
             x_probe,
             d_in: splits.train.d_in,
             d_out: splits.train.d_out(),
+            description: splits.description.clone(),
         })
     }
 }

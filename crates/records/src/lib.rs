@@ -28,5 +28,5 @@ mod metrics;
 
 pub use error::{Error, Result};
 pub use io::{read_npy, write_atomic, write_npy, NpyArray};
-pub use manifest::{JobRecord, JobStatus, Manifest, ParamCountRecord, StageTime, SCHEMA_VERSION};
+pub use manifest::{DataRecord, JobRecord, JobStatus, Manifest, ParamCountRecord, StageTime, SCHEMA_VERSION};
 pub use metrics::{read_curves, read_metrics_jsonl, write_curves, write_metrics, CurveRow, MetricRow};

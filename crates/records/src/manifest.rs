@@ -34,6 +34,9 @@ pub struct Manifest {
     pub command: Vec<String>,
     /// Parameter counts per architecture (SPEC §2.4).
     pub params: Vec<ParamCountRecord>,
+    /// The data of each seed as built (task, sizes, classes, source file).
+    #[serde(default)]
+    pub data: Vec<DataRecord>,
     /// Wall time per stage, summed over jobs.
     pub stages: Vec<StageTime>,
     /// One entry per (architecture, seed).
@@ -55,6 +58,15 @@ pub struct ParamCountRecord {
     pub ffn_total: usize,
     /// Router parameters (E·d + E; excluded from matching).
     pub router: usize,
+}
+
+/// The data one seed used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// Seed.
+    pub seed: u64,
+    /// One line from the data crate: task or file, split sizes, input/output dimensions.
+    pub description: String,
 }
 
 /// Time spent in one stage.
