@@ -34,7 +34,7 @@ pub struct Manifest {
     pub command: Vec<String>,
     /// Parameter counts per architecture (SPEC §2.4).
     pub params: Vec<ParamCountRecord>,
-    /// The data of each seed as built (task, sizes, classes, source file).
+    /// The data of each seed as built (task or file, dimensions, parameters).
     #[serde(default)]
     pub data: Vec<DataRecord>,
     /// Wall time per stage, summed over jobs.
@@ -65,7 +65,7 @@ pub struct ParamCountRecord {
 pub struct DataRecord {
     /// Seed.
     pub seed: u64,
-    /// One line from the data crate: task or file, split sizes, input/output dimensions.
+    /// One line from the data crate: the task or file and its parameters and dimensions.
     pub description: String,
 }
 
