@@ -1,6 +1,6 @@
 //! The self-contained `report.html`: inline SVG figures, claims, tables; no network.
 
-use crate::claims::{Claim, Verdict, VERDICT_RULE};
+use crate::claims::{Claim, VERDICT_RULE};
 use crate::data::RunData;
 use crate::figdata::Figure;
 use crate::markdown::fmt;
@@ -181,7 +181,6 @@ fn claims_html(claims: &[Claim]) -> String {
         "</table></details><p class=\"meta\"><strong>Verdict rule.</strong> {}</p>",
         inline_md(VERDICT_RULE)
     );
-    let _ = Verdict::Holds;
     h
 }
 
