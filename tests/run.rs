@@ -27,6 +27,7 @@ fn run_folder_is_self_describing() {
         m["versions"]
     );
     assert!(m["git_commit"].is_string());
+    assert_eq!(m["working_dir"].as_str().unwrap(), root().display().to_string());
     assert_eq!(m["config"]["model"]["experts"], 4);
     let data = m["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);

@@ -336,6 +336,9 @@ fn initial_manifest(exp: &Experiment, opts: &RunOptions, device: &Device) -> Man
         versions: opts.versions.clone(),
         git_commit: opts.git_commit.clone(),
         command: opts.command.clone(),
+        working_dir: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
         params: Vec::new(),
         data: Vec::new(),
         stages: Vec::new(),

@@ -32,6 +32,9 @@ pub struct Manifest {
     pub git_commit: String,
     /// Command line that started the run.
     pub command: Vec<String>,
+    /// Working directory of that command (relative data paths in the config are relative to it).
+    #[serde(default)]
+    pub working_dir: String,
     /// Parameter counts per architecture (SPEC §2.4).
     pub params: Vec<ParamCountRecord>,
     /// The data of each seed as built (task or file, dimensions, parameters).
