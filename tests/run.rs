@@ -65,6 +65,17 @@ fn run_folder_is_self_describing() {
         "{summary}"
     );
     assert!(summary.contains("| metric | dense | top1 | top2 | soft |"), "{summary}");
+    // Every row of every Markdown table has as many cells as its header (a stray `|` in a
+    // description such as "mean |A1|" would split a cell).
+    let cells = |line: &str| line.replace("\\|", "").matches('|').count();
+    for block in summary.split("\n\n") {
+        let rows: Vec<&str> = block.lines().filter(|l| l.starts_with('|')).collect();
+        if let Some(head) = rows.first() {
+            for row in &rows {
+                assert_eq!(cells(row), cells(head), "row {row:?} vs header {head:?}");
+            }
+        }
+    }
 }
 
 /// SPEC §5.3: the model-level expert metric is the routing-weighted mean over points and experts.

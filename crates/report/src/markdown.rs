@@ -108,6 +108,11 @@ fn failures(m: &Manifest) -> String {
     s
 }
 
+/// Text for a Markdown table cell: a literal `|` (as in `|A1|`) would split the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 fn describe(metric: &str) -> &str {
     TABLE1_METRICS.iter().find(|(m, _)| *m == metric).map_or("", |(_, d)| d)
 }
@@ -135,7 +140,7 @@ fn table1_markdown(t: &Table1, models: &[String], failed: &[String]) -> String {
     s.push_str(&"---|".repeat(models.len()));
     s.push('\n');
     for metric in t.metrics.iter().filter(|m| !describe(m).is_empty()) {
-        let _ = write!(s, "| `{metric}` {} |", describe(metric));
+        let _ = write!(s, "| `{metric}` {} |", cell(describe(metric)));
         for model in models {
             let cell = match t.cell(metric, model) {
                 None if failed.contains(model) => " failed |".to_string(),
@@ -250,9 +255,9 @@ fn claims_markdown(claims: &[Claim]) -> String {
             s,
             "| **{}** {} | **{}** | {} |",
             c.id,
-            c.statement,
+            cell(&c.statement),
             c.verdict.as_str(),
-            c.reason
+            cell(&c.reason)
         );
     }
     s.push_str("\n| H | a | claim | b | primary | seeds in direction | mean Δ | bootstrap 95% CI | p t (Holm) | p Wilcoxon (Holm) | d_z | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -264,9 +269,9 @@ fn claims_markdown(claims: &[Claim]) -> String {
             s,
             "| {} | {} | {} | {} | {} | {}/{} | {} | {} | {} ({}) | {} ({}) | {} | {}: {} |",
             r.spec.hypothesis,
-            r.spec.a.label(),
+            cell(&r.spec.a.label()),
             r.spec.direction.symbol(),
-            r.spec.b.label(),
+            cell(&r.spec.b.label()),
             if r.spec.primary { "yes" } else { "no" },
             r.n_claimed,
             r.n,
@@ -278,7 +283,7 @@ fn claims_markdown(claims: &[Claim]) -> String {
             opt(r.p_wilcoxon_holm),
             opt(r.cohen_dz),
             r.verdict.as_str(),
-            r.reason
+            cell(&r.reason)
         );
     }
     let _ = write!(
@@ -320,4 +325,14 @@ fn claims_csv(claims: &[Claim]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_escape_pipes() {
+        assert_eq!(cell("mean |A1| (cosine)"), "mean \\|A1\\| (cosine)");
+    }
 }
