@@ -255,7 +255,7 @@ fn claims_markdown(claims: &[Claim]) -> String {
             s,
             "| **{}** {} | **{}** | {} |",
             c.id,
-            cell(&c.statement),
+            cell(c.statement),
             c.verdict.as_str(),
             cell(&c.reason)
         );
