@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod sweep;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -42,6 +44,16 @@ enum Command {
         jobs: Option<u16>,
         /// Overrides, `key.path=value`.
         overrides: Vec<String>,
+    },
+    /// Sweeps: many runs over the values of config keys, resumable, shardable.
+    Sweep {
+        #[command(subcommand)]
+        command: sweep::SweepCommand,
+    },
+    /// Submit a sweep to Slurm as one job array.
+    Slurm {
+        #[command(subcommand)]
+        command: sweep::SlurmCommand,
     },
     /// Inspect configs.
     Config {
@@ -80,9 +92,12 @@ fn main() -> ExitCode {
             std::env::set_var(var, "1");
         }
     }
+    // tiny_skia (under resvg, rasterising figure PNGs) warns about zero-length strokes it skips;
+    // the PNGs are complete, so that noise stays out of the user's log.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,moescope=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,moescope=info,tiny_skia=error".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -98,6 +113,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Sweep { command } => sweep::sweep(command, provenance()),
+        Command::Slurm { command } => sweep::slurm(command, provenance()),
         Command::Config {
             command: ConfigCommand::Show { config, overrides },
         } => {
@@ -149,6 +166,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+fn provenance() -> moescope_sweep::Provenance {
+    moescope_sweep::Provenance {
+        command: std::env::args().collect(),
+        versions: versions(),
+        git_commit: env!("MOESCOPE_GIT_COMMIT").to_string(),
     }
 }
 

@@ -27,7 +27,9 @@ pub use kinds::{
     Activation, AvgWeight, Capacity, DeviceSpec, GroupOrder, JacobianPath, Precision, Problem, Routing, TaskKind,
     WeightMode,
 };
-pub use raw::{OutputConfig, ProbeConfig, RawConfig, RawModel, RawTask, Seeds, StatsConfig, TrainConfig};
+pub use raw::{
+    OutputConfig, ProbeConfig, RawConfig, RawModel, RawTask, RobustnessConfig, Seeds, StatsConfig, TrainConfig,
+};
 pub use resolve::{parse_device, resolve};
 pub use seed::derive_seed;
 
@@ -44,11 +46,28 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment> {
 
 /// Parses YAML text (named `file` in errors), applies `overrides` and validates.
 pub fn from_str(text: &str, file: &str, overrides: &[String]) -> Result<Experiment> {
-    let mut tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| Error::Parse {
+    let tree = parse_tree(text, file)?;
+    from_tree(tree, file, overrides)
+}
+
+/// Parses YAML text (named `file` in errors) into an untyped tree, for callers that edit it
+/// (sweeps) before [`from_tree`].
+pub fn parse_tree(text: &str, file: &str) -> Result<serde_yaml::Value> {
+    serde_yaml::from_str(text).map_err(|e| Error::Parse {
         file: file.to_string(),
         key: "<document>".into(),
         message: e.to_string(),
-    })?;
+    })
+}
+
+/// Sets `key.path` to `value` in an untyped tree, creating intermediate mappings (the same
+/// rule as a command-line override).
+pub fn set_key(tree: &mut serde_yaml::Value, key: &str, value: serde_yaml::Value) -> Result<()> {
+    overrides::set_value(tree, key, value)
+}
+
+/// Applies `overrides` to an untyped tree (named `file` in errors) and validates it.
+pub fn from_tree(mut tree: serde_yaml::Value, file: &str, overrides: &[String]) -> Result<Experiment> {
     overrides::apply(&mut tree, overrides)?;
     // A value may come from the command line rather than the file: say so in every message.
     let label = if overrides.is_empty() {

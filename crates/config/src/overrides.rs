@@ -32,6 +32,21 @@ pub fn apply(tree: &mut Value, overrides: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Sets one `key.path` to an already parsed value.
+pub(crate) fn set_value(tree: &mut Value, path: &str, value: Value) -> Result<()> {
+    let keys: Vec<&str> = path.trim().split('.').collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        return Err(Error::Override {
+            arg: path.to_string(),
+            message: "empty key in path".into(),
+        });
+    }
+    set(tree, &keys, value).map_err(|message| Error::Override {
+        arg: path.to_string(),
+        message,
+    })
+}
+
 fn set(tree: &mut Value, keys: &[&str], value: Value) -> std::result::Result<(), String> {
     let (first, rest) = keys.split_first().expect("non-empty path");
     if tree.is_null() {

@@ -229,6 +229,26 @@ pub struct ProbeConfig {
     /// Routing margin under which a Top-k point counts as near a boundary.
     #[serde(default = "margin")]
     pub boundary_margin: f64,
+    /// SPEC §9.2 S4 local-robustness metrics; absent or `null` = off (they cost a second
+    /// Jacobian pass over the probe set).
+    #[serde(default)]
+    pub robustness: Option<RobustnessConfig>,
+}
+
+/// SPEC §9.2 S4: input-perturbation sensitivity, finite-difference curvature and (T1 only) the
+/// loss under shifted cluster means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobustnessConfig {
+    /// Perturbation scales σ_δ: δ ~ N(0, σ_δ² I) in input space.
+    #[serde(default = "sigmas")]
+    pub sigmas: Vec<f64>,
+    /// Draws of δ per probe point and σ_δ.
+    #[serde(default = "four")]
+    pub samples: usize,
+    /// T1: length of the shift applied to every cluster mean (along one seeded unit direction).
+    #[serde(default = "one_f")]
+    pub shift: f64,
 }
 
 /// SPEC §8.
@@ -272,7 +292,7 @@ defaults! {
     one_f: f64 = 1.0; router_std: f64 = 0.01; lr: f64 = 1e-3; betas: [f64; 2] = [0.9, 0.999];
     adam_eps: f64 = 1e-8; alpha: f64 = 0.01; margin: f64 = 1e-3; fit_margin: f64 = 0.2;
     alpha_level: f64 = 0.05; minus_one: i64 = -1; yes: bool = true;
-    runs: PathBuf = "runs".into();
+    runs: PathBuf = "runs".into(); sigmas: Vec<f64> = vec![0.01, 0.1];
 }
 
 impl Default for TrainConfig {

@@ -338,5 +338,73 @@ fn check_probe(raw: &RawConfig, task: &TaskSpec, bad: &Bad) -> Result<()> {
         return Err(bad("stats.alpha", "a level in (0, 1)", raw.stats.alpha.to_string()));
     }
     let _ = task;
+    check_robustness(raw, bad)
+}
+
+/// `probe.robustness`: σ_δ finite and positive, at least one draw, a finite shift.
+fn check_robustness(raw: &RawConfig, bad: &Bad) -> Result<()> {
+    let Some(r) = &raw.probe.robustness else {
+        return Ok(());
+    };
+    if r.sigmas.is_empty() {
+        return Err(bad("probe.robustness.sigmas", "at least one σ > 0", "[]".into()));
+    }
+    if let Some(s) = r.sigmas.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+        return Err(bad(
+            "probe.robustness.sigmas",
+            "finite perturbation scales σ > 0",
+            s.to_string(),
+        ));
+    }
+    // Each σ names its own metric rows (`robust.sensitivity_s<σ>`), so they must differ.
+    if let Some((i, s)) = r.sigmas.iter().enumerate().find(|(i, s)| r.sigmas[..*i].contains(s)) {
+        return Err(bad(
+            "probe.robustness.sigmas",
+            "distinct perturbation scales",
+            format!("{s} repeated at index {i}"),
+        ));
+    }
+    if r.samples == 0 {
+        return Err(bad("probe.robustness.samples", "at least 1 draw per point", "0".into()));
+    }
+    if !r.shift.is_finite() {
+        return Err(bad("probe.robustness.shift", "a finite shift", r.shift.to_string()));
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    const BASE: &str =
+        "name: t\nseeds: 1\ntask: {kind: t1_regimes}\nmodel: {experts: 4}\narchitectures: [dense, soft]\n";
+
+    fn with(overrides: &[&str]) -> crate::Result<crate::Experiment> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        crate::from_str(BASE, "exp.yaml", &o)
+    }
+
+    #[test]
+    fn robustness_is_off_by_default_and_fills_defaults_when_named() {
+        assert!(with(&[]).unwrap().probe.robustness.is_none());
+        let exp = with(&["probe.robustness={samples: 2}"]).unwrap();
+        let r = exp.probe.robustness.unwrap();
+        assert_eq!((r.sigmas, r.samples, r.shift), (vec![0.01, 0.1], 2, 1.0));
+    }
+
+    #[test]
+    fn bad_robustness_values_name_their_key() {
+        for (value, key) in [
+            ("{sigmas: [0.1, -0.5]}", "probe.robustness.sigmas"),
+            ("{sigmas: [.nan]}", "probe.robustness.sigmas"),
+            ("{sigmas: []}", "probe.robustness.sigmas"),
+            ("{sigmas: [0.1, 0.1]}", "probe.robustness.sigmas"),
+            ("{samples: 0}", "probe.robustness.samples"),
+            ("{shift: .inf}", "probe.robustness.shift"),
+        ] {
+            let e = with(&[&format!("probe.robustness={value}")]).unwrap_err().to_string();
+            assert!(e.contains(key), "{value}: {e}");
+        }
+        let e = with(&["probe.robustness={sigma: [0.1]}"]).unwrap_err().to_string();
+        assert!(e.contains("unknown field `sigma`"), "{e}");
+    }
 }

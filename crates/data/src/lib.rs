@@ -34,7 +34,7 @@ mod table;
 pub use dataset::{Dataset, Splits, Targets};
 pub use error::{Error, Result};
 pub use idx::{read_idx, IdxArray};
-pub use synthetic::{cluster_means, FOURIER_FEATURES, FOURIER_SCALE};
+pub use synthetic::{cluster_means, shift_direction, shifted_t1, FOURIER_FEATURES, FOURIER_SCALE};
 pub use table::{read_csv, CsvTable, MAX_CLASSES};
 
 use moescope_config::TaskSpec;

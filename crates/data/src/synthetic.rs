@@ -17,7 +17,8 @@
 //! the means, Ω, b, A and the teachers, in that order, so they depend on the seed only;
 //! `"data/<split>"` draws a split's inputs (and components) and `"data/<split>/noise"` its noise,
 //! for split in train, val, probe. Because the noise has its own stream, the same seed with a
-//! different noise level gives the same inputs.
+//! different noise level gives the same inputs. The shifted T1 set of SPEC §9.2 S4
+//! ([`shifted_t1`]) uses `"data/shift/direction"`, `"data/shift"` and `"data/shift/noise"`.
 
 use crate::dataset::{Dataset, Splits, Targets};
 use crate::{Error, Result};
@@ -165,6 +166,58 @@ fn argmax(v: &[f64]) -> usize {
 pub fn cluster_means(task: &SyntheticTask, seed: u64) -> Result<Vec<f64>> {
     check(task)?;
     Ok(TaskParams::draw(task, seed).means)
+}
+
+/// A seeded unit direction u ∈ R^{d_in} (the `"data/shift/direction"` stream): a standard
+/// normal draw divided by its norm, so the direction is uniform on the sphere.
+pub fn shift_direction(d_in: usize, seed: u64) -> Vec<f64> {
+    let mut r = rng(seed, "data/shift/direction");
+    loop {
+        let v: Vec<f64> = (0..d_in).map(|_| normal(&mut r)).collect();
+        let norm = dot(&v, &v).sqrt();
+        // A zero draw has probability 0; redraw rather than divide by it.
+        if norm > 0.0 {
+            return v.into_iter().map(|x| x / norm).collect();
+        }
+    }
+}
+
+/// SPEC §9.2 S4: a fresh T1 set of `n` points (streams `"data/shift"` and
+/// `"data/shift/noise"`) whose inputs come from the seed's mixture with every cluster mean moved
+/// by `shift · u`, u = [`shift_direction`]. The targets follow the UNSHIFTED task rule
+/// (teacher of the posterior-argmax cluster under the original means, or the posterior mixture
+/// with `soft_targets`): the function to learn is unchanged and only the inputs move
+/// (covariate shift). `shift = 0` gives a fresh in-distribution set.
+pub fn shifted_t1(task: &SyntheticTask, seed: u64, shift: f64, n: usize) -> Result<Dataset> {
+    check(task)?;
+    if task.kind != TaskKind::T1Regimes || !shift.is_finite() {
+        return Err(Error::Task {
+            task: format!("{:?}", task.kind),
+            message: format!("shifted set with shift = {shift}: expected task T1Regimes and a finite shift"),
+        });
+    }
+    let p = TaskParams::draw(task, seed);
+    let u = shift_direction(task.d_in, seed);
+    let moved = TaskParams {
+        means: p
+            .means
+            .iter()
+            .zip(u.iter().cycle())
+            .map(|(m, v)| m + shift * v)
+            .collect(),
+        omega: Vec::new(),
+        phase: Vec::new(),
+        proj: Vec::new(),
+        teachers: Vec::new(),
+    };
+    let (x, _) = draw_inputs(task, &moved, n, &mut rng(seed, "data/shift"));
+    let targets = targets(task, &p, &x, &mut rng(seed, "data/shift/noise"));
+    Ok(Dataset {
+        x: x.iter().map(|&v| v as f32).collect(),
+        n,
+        d_in: task.d_in,
+        targets,
+    })
 }
 
 /// Rejects specs this module cannot generate (the config validates most of these already).

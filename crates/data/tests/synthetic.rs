@@ -201,3 +201,43 @@ fn t3_inputs_have_unit_scale_and_low_intrinsic_dimension() {
     );
     assert!(curve.cluster_of_probe.is_none());
 }
+
+#[test]
+fn shifted_t1_moves_every_input_by_shift_times_a_unit_direction() {
+    use moescope_data::{shift_direction, shifted_t1};
+    let t = task(TaskKind::T1Regimes, 10);
+    let u = shift_direction(t.d_in, 5);
+    let norm: f64 = u.iter().map(|v| v * v).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-12, "{norm}");
+    assert_ne!(u, shift_direction(t.d_in, 6));
+    // Same streams, two shifts: the drawn components and N(0, I) parts are shared, so the inputs
+    // differ by exactly (s2 − s1)·u (up to f32 storage).
+    let (a, b) = (
+        shifted_t1(&t, 5, 0.5, 200).unwrap(),
+        shifted_t1(&t, 5, 2.5, 200).unwrap(),
+    );
+    assert_eq!((a.n, a.d_in), (200, 4));
+    for (i, (xa, xb)) in a.x.iter().zip(&b.x).enumerate() {
+        let want = 2.0 * u[i % 4];
+        assert!(((xb - xa) as f64 - want).abs() < 1e-5, "row {} col {}", i / 4, i % 4);
+    }
+    // One cluster: x ~ N(μ_0 + s·u, I), so the sample mean is within 5 standard errors.
+    let one = SyntheticTask {
+        clusters: 1,
+        ..t.clone()
+    };
+    let n = 20_000;
+    let s = shifted_t1(&one, 3, 4.0, n).unwrap();
+    let mu = cluster_means(&one, 3).unwrap();
+    let u = shift_direction(4, 3);
+    for j in 0..4 {
+        let mean = s.x.iter().skip(j).step_by(4).map(|&v| v as f64).sum::<f64>() / n as f64;
+        let want = mu[j] + 4.0 * u[j];
+        assert!(
+            (mean - want).abs() < 5.0 / (n as f64).sqrt(),
+            "col {j}: {mean} vs {want}"
+        );
+    }
+    assert!(shifted_t1(&task(TaskKind::T2Teacher, 10), 5, 1.0, 10).is_err());
+    assert!(shifted_t1(&t, 5, f64::NAN, 10).is_err());
+}

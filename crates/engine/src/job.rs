@@ -1,10 +1,13 @@
 //! One job: one architecture trained and probed on one seed.
 //!
-//! Stages: `train` → `probe` (Jacobians and hidden states, chunked) → `spectral` (metrics).
+//! Stages: `train` → `probe` (Jacobians and hidden states, chunked) → `spectral` (metrics), then
+//! the S3 ensemble decomposition (counted in `probe`) and, with `probe.robustness`, `robustness`.
 //! Every stage boundary checks finiteness; a failure names the stage and ends this job only.
 
+use crate::geometry::ensemble::{self, Diversity};
 use crate::geometry::function::{spectrum, ExpertJacobians, SpectrumAcc};
 use crate::geometry::representation::{global_pca, weighted_pca, PcaOptions, Points};
+use crate::geometry::robustness::{self, Perturbations};
 use crate::geometry::{alignment, routing, Array, Rows};
 use crate::tensors::{host_f64, SeedTensors};
 use candle_core::{DType, Device, Tensor};
@@ -71,6 +74,10 @@ pub(crate) fn run(
         .collect();
     let mut probe = Probe::new(exp, arch, seed, &model, &data.x_probe).map_err(fail("probe"))?;
     let arrays = probe.run(&mut rows, on_step)?;
+    probe.ensemble(&mut rows, data)?;
+    if let Some(seconds) = probe.robustness(&mut rows, data, on_step)? {
+        stage_seconds.push(("robustness", seconds));
+    }
     stage_seconds.push(("probe", probe.probe_seconds));
     stage_seconds.push(("spectral", probe.spectral_seconds));
     Ok(JobOutput {
@@ -196,6 +203,50 @@ impl<'a> Probe<'a> {
         }))
     }
 
+    /// SPEC §9.2 S3 ambiguity decomposition, on the validation split: the probe set reaches the
+    /// engine without targets (see [`ensemble`]). Routed models only.
+    fn ensemble(&mut self, rows: &mut Rows, data: &SeedTensors) -> Result<(), StageFailure> {
+        if self.is_dense() || self.arch.experts < 2 {
+            return Ok(());
+        }
+        let t = Instant::now();
+        let (x, y) = (&data.train.x_val, &data.train.y_val);
+        ensemble::ambiguity(&self.model, x, y, self.exp.probe.chunk)
+            .map_err(fail("probe"))?
+            .emit(rows);
+        self.probe_seconds += t.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// SPEC §9.2 S4 when `probe.robustness` is set: a second pass over the probe set for the
+    /// perturbation metrics, then the shifted-T1 loss. Returns the seconds it took.
+    fn robustness(
+        &self,
+        rows: &mut Rows,
+        data: &SeedTensors,
+        on_step: &mut dyn FnMut(&str, usize, usize),
+    ) -> Result<Option<f64>, StageFailure> {
+        let Some(cfg) = &self.exp.probe.robustness else {
+            return Ok(None);
+        };
+        let t = Instant::now();
+        let (n, d_in) = self.x.dims2().map_err(fail("robustness"))?;
+        let x = host_f64(&self.x).map_err(fail("robustness"))?;
+        let (autograd, chunk) = (self.exp.probe.jacobian == JacobianPath::Autograd, self.exp.probe.chunk);
+        let mut acc = Perturbations::new(&cfg.sigmas, cfg.samples, self.seed);
+        let mut eval = |p: &[f64]| robustness::model_eval(&self.model, p, autograd, chunk);
+        for (c, part) in x.chunks(chunk * d_in).enumerate() {
+            acc.add(part, d_in, &mut eval).map_err(fail("robustness"))?;
+            on_step("robustness", (c * chunk + chunk).min(n), n);
+        }
+        acc.emit(rows);
+        let (x_val, y_val) = (&data.train.x_val, &data.train.y_val);
+        let val_loss = moescope_model::evaluate(&self.model, x_val, y_val).map_err(fail("robustness"))?;
+        robustness::emit_shift_loss(&self.model, &self.exp.task, self.seed, cfg.shift, val_loss, rows)
+            .map_err(fail("robustness"))?;
+        Ok(Some(t.elapsed().as_secs_f64()))
+    }
+
     fn is_dense(&self) -> bool {
         self.arch.routing == Routing::Dense
     }
@@ -225,12 +276,18 @@ impl<'a> Probe<'a> {
             JacobianPath::Autograd => moescope_probe::layer_jacobians_autograd(&self.model, &h, self.exp.probe.chunk)?,
         };
         let model_j = match self.exp.probe.jacobian {
-            JacobianPath::ClosedForm => moescope_probe::model_jacobian(&self.model, x)?,
+            // Reuses the layer Jacobian above instead of computing it a second time.
+            JacobianPath::ClosedForm => moescope_probe::model_jacobian_from_layer(&self.model, x, &lj.full)?,
             JacobianPath::Autograd => moescope_probe::model_jacobian_autograd(&self.model, x, self.exp.probe.chunk)?,
         };
         let groups = match self.is_dense() {
             true => Some(host_f64(&self.dense_groups(&h)?)?),
             false => None,
+        };
+        // SPEC §9.2 S3 diversity: every expert on every point, whatever the routing.
+        let expert_out = match self.is_dense() {
+            true => None,
+            false => Some(host_f64(&self.model.ffn(&h)?.expert_out)?), // (n, E, d)
         };
         Ok(HostChunk {
             h: host_f64(&h)?,
@@ -241,6 +298,7 @@ impl<'a> Probe<'a> {
             margin: lj.margin.as_ref().map(host_f64).transpose()?,
             model: host_f64(&model_j)?,
             groups,
+            expert_out,
         })
     }
 
@@ -355,6 +413,8 @@ struct HostChunk {
     margin: Option<Vec<f64>>,
     model: Vec<f64>,
     groups: Option<Vec<f64>>,
+    /// (n, E, d) E_e(h) for every expert; `None` for dense.
+    expert_out: Option<Vec<f64>>,
 }
 
 /// Accumulators over all chunks of the probe set.
@@ -367,6 +427,7 @@ struct ProbeState {
     h: Vec<f64>,
     gates: Vec<f64>,
     margin: Option<Vec<f64>>,
+    diversity: Diversity,
 }
 
 impl ProbeState {
@@ -380,6 +441,7 @@ impl ProbeState {
             h: Vec::new(),
             gates: Vec::new(),
             margin: None,
+            diversity: Diversity::default(),
         }
     }
 
@@ -410,6 +472,9 @@ impl ProbeState {
         for j in c.model.chunks(d_out * d_in) {
             self.model.add(&spectrum(j, d_out, d_in, opts)?.1, 1.0);
         }
+        if let Some(out) = &c.expert_out {
+            self.diversity.add(out, self.expert.experts.len(), d);
+        }
         self.h.extend_from_slice(&c.h);
         self.gates.extend_from_slice(&c.gates);
         if let Some(m) = c.margin {
@@ -432,6 +497,7 @@ impl ProbeState {
         self.model.emit(rows, "jac_model", None);
         if !dense {
             rows.push(None, "align.a2_mean_abs", self.expert.a2_mean_abs());
+            rows.push(None, "ensemble.diversity", self.diversity.value());
         }
         let n = self.h.len() / d;
         let mut arrays = vec![
@@ -480,6 +546,55 @@ mod tests {
         );
         let sq = pca_weights(&gates, 3, WeightMode::GatePower, 2.0);
         assert!((sq[3] - 0.04).abs() < 1e-15);
+    }
+
+    /// A tiny T1 run of `arch` with robustness on: the S3/S4 rows by name.
+    fn tiny_rows(arch: &str) -> std::collections::BTreeMap<String, f64> {
+        let yaml = format!(
+            "name: t\nseeds: 1\ntask: {{kind: t1_regimes, d_in: 3, clusters: 2, n_train: 32, n_val: 12, n_probe: 10}}\n\
+             model: {{d: 4, experts: 2, dense_hidden: 8}}\narchitectures: [{arch}]\n\
+             train: {{steps: 3, batch: 16, eval_every: 1}}\n\
+             probe: {{chunk: 4, robustness: {{sigmas: [0.01, 0.1], samples: 2, shift: 2.0}}}}\n"
+        );
+        let exp = moescope_config::from_str(&yaml, "tiny.yaml", &[]).unwrap();
+        let splits = moescope_data::build(&exp.task, 0).unwrap();
+        let data = SeedTensors::new(&splits, &Device::Cpu).unwrap();
+        let out = run(&exp, &exp.architectures[0], 0, &data, &Device::Cpu, &mut |_, _, _| {})
+            .unwrap_or_else(|f| panic!("{}: {}", f.stage, f.message));
+        assert!(out.stage_seconds.iter().any(|(s, _)| *s == "robustness"));
+        out.rows
+            .iter()
+            .filter(|r| r.expert.is_none())
+            .map(|r| (r.metric.clone(), r.value))
+            .collect()
+    }
+
+    #[test]
+    fn a_tiny_t1_run_writes_the_ensemble_and_robustness_rows() {
+        let soft = tiny_rows("soft");
+        for name in [
+            "ensemble.diversity",
+            "robust.sensitivity_s0.01",
+            "robust.curvature_s0.1",
+            "robust.shift_loss",
+        ] {
+            assert!(soft.contains_key(name), "{name} missing: {:?}", soft.keys());
+        }
+        // Krogh–Vedelsby holds exactly on the trained model too.
+        let (m, a, avg) = (
+            soft["ensemble.member_error"],
+            soft["ensemble.ambiguity"],
+            soft["ensemble.average_error"],
+        );
+        assert!((avg - (m - a)).abs() <= 1e-9 * m, "{avg} vs {m} - {a}");
+        // The ratio is the shift loss over the validation loss of the same (f64) model, which
+        // the trainer's f32 `fit.val_loss` matches to f32 precision.
+        let ratio = soft["robust.shift_loss"] / soft["fit.val_loss"];
+        assert!((soft["robust.shift_loss_ratio"] / ratio - 1.0).abs() < 1e-4);
+        // Dense: no ensemble rows, but the robustness rows.
+        let dense = tiny_rows("dense");
+        assert!(!dense.keys().any(|k| k.starts_with("ensemble.")));
+        assert!(dense.contains_key("robust.sensitivity_s0.1"));
     }
 
     #[test]

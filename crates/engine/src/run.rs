@@ -289,19 +289,12 @@ fn save_checkpoint(model: &moescope_model::Model, path: &Path) -> Result<()> {
 }
 
 fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
-    let dir = match &opts.out {
-        Some(d) => d.clone(),
-        None => {
-            let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs))
-                .to_string()
-                .replace(':', "-");
-            unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)))
-        }
-    };
-    let err = |e: std::io::Error| Error::Output {
-        path: dir.clone(),
-        message: e.to_string(),
+    let Some(dir) = &opts.out else {
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .to_string()
+            .replace(':', "-");
+        return create_unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)));
     };
     if dir.join("manifest.json").exists() {
         return Err(Error::Output {
@@ -309,19 +302,36 @@ fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
             message: "already holds a run (manifest.json); choose another --out so nothing is overwritten".into(),
         });
     }
-    std::fs::create_dir_all(&dir).map_err(err)?;
-    Ok(dir)
+    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
+        path: dir.clone(),
+        message: e.to_string(),
+    })?;
+    Ok(dir.clone())
 }
 
-/// `base`, or `base-2`, `base-3`, … if taken.
-fn unique(base: &Path) -> PathBuf {
-    let mut dir = base.to_path_buf();
-    let mut i = 2;
-    while dir.exists() {
-        dir = PathBuf::from(format!("{}-{i}", base.display()));
-        i += 1;
+/// Creates `base`, or `base-2`, `base-3`, … if taken. `create_dir` either creates or fails, so two
+/// runs started in the same second never share a folder.
+fn create_unique(base: &Path) -> Result<PathBuf> {
+    let err = |path: &Path, e: std::io::Error| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    if let Some(parent) = base.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
     }
-    dir
+    let mut i = 1;
+    loop {
+        let dir = if i == 1 {
+            base.to_path_buf()
+        } else {
+            PathBuf::from(format!("{}-{i}", base.display()))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => i += 1,
+            Err(e) => return Err(err(&dir, e)),
+        }
+    }
 }
 
 fn initial_manifest(exp: &Experiment, opts: &RunOptions, device: &Device) -> Manifest {

@@ -40,7 +40,7 @@ fn inline_md(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1320px;margin:0 auto;padding:24px;color:#222;background:#fafafa}
+pub(crate) const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1320px;margin:0 auto;padding:24px;color:#222;background:#fafafa}
 h1{font-size:28px;margin-bottom:4px}h2{margin-top:36px;border-bottom:2px solid #ddd;padding-bottom:4px}
 .meta{color:#555;font-size:14px}.banner{padding:12px 16px;border-radius:6px;margin:12px 0;font-size:15px}
 .warn{background:#fff4e0;border-left:6px solid #E69F00}.fail{background:#fde8e0;border-left:6px solid #D55E00}
@@ -103,7 +103,7 @@ pub(crate) fn page(run: &RunData, figures: &[(Figure, String)], claims: &[Claim]
     h
 }
 
-fn strip_xml_decl(svg: &str) -> &str {
+pub(crate) fn strip_xml_decl(svg: &str) -> &str {
     match svg.find("<svg") {
         Some(i) => &svg[i..],
         None => svg,

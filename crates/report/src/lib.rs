@@ -24,6 +24,7 @@ mod figdata;
 mod html;
 mod markdown;
 mod plot;
+mod sweep;
 mod tables;
 
 pub use claims::{
@@ -37,9 +38,16 @@ pub use figdata::{
 pub use markdown::write_summary;
 pub use moescope_records::{read_npy, NpyArray as Array};
 pub use plot::{render_svg, svg_to_png};
+pub use sweep::{diversity_alignment_spearman, sweep_figures, write_sweep_report, SweepCell};
 pub use tables::{comparisons, paired_table, table1, Cell, Comparison, PairedRow, Table1, Table1Options};
 
 use std::path::{Path, PathBuf};
+
+/// The verdicts on H1–H6 for a run, with the run's own test settings (alpha, bootstrap
+/// resamples) as its report uses them.
+pub fn run_claims(run: &RunData) -> Vec<Claim> {
+    markdown::run_claims(run)
+}
 
 /// The files [`write_report`] wrote.
 #[derive(Debug, Clone)]

@@ -147,18 +147,35 @@ fn y_range(panel: &LinePanel, log_y: bool) -> (f64, f64) {
     }
 }
 
+/// The padded data range of `vals` (a scatter's axes fit its points, not zero).
+fn padded(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = vals
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = if hi > lo {
+        0.06 * (hi - lo)
+    } else {
+        0.5 * lo.abs().max(1e-3)
+    };
+    (lo - pad, hi + pad)
+}
+
 fn line_panel(area: &Area, fig: &Figure, panel: &LinePanel, log_y: bool, single: bool) -> Result<()> {
-    let x_hi = panel
-        .series
-        .iter()
-        .flat_map(|s| s.x.iter().copied())
-        .fold(1.0, f64::max);
-    let x_lo = panel
-        .series
-        .iter()
-        .flat_map(|s| s.x.iter().copied())
-        .fold(x_hi, f64::min);
-    let (lo, hi) = y_range(panel, log_y);
+    let xs = || panel.series.iter().flat_map(|s| s.x.iter().copied());
+    let scatter = !log_y && !panel.series.is_empty() && panel.series.iter().all(|s| s.width == 0);
+    let ((x_lo, x_hi), (lo, hi)) = if scatter {
+        (
+            padded(xs()),
+            padded(panel.series.iter().flat_map(|s| s.y.iter().copied())),
+        )
+    } else {
+        // Line charts start at x = 1 at most (spectra are indexed from 1).
+        let x_hi = xs().fold(1.0, f64::max);
+        ((xs().fold(x_hi, f64::min), x_hi), y_range(panel, log_y))
+    };
     let mut b = ChartBuilder::on(area);
     b.caption(&panel.title, (FAMILY, 17))
         .margin(12)
@@ -258,6 +275,9 @@ where
 {
     let style = lk.color.stroke_width(s.width);
     let pts: Vec<(f64, f64)> = s.x.iter().copied().zip(s.y.iter().copied()).collect();
+    if s.width == 0 {
+        return scatter(chart, fig, s, lk, &pts);
+    }
     let ann = if lk.dash.0 == 0 {
         chart
             .draw_series(LineSeries::new(pts.clone(), style))
@@ -291,6 +311,31 @@ where
             .step_by(step)
             .map(|&p| EmptyElement::at(p) + Polygon::new(marker_shape(lk.marker), lk.color.filled()));
         chart.draw_series(marks).map_err(err(&fig.name))?;
+    }
+    Ok(())
+}
+
+/// A series of width 0: every point marked, no line (scatter plots of sweep figures).
+fn scatter<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    fig: &Figure,
+    s: &Series,
+    lk: Look,
+    pts: &[(f64, f64)],
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let shape = marker_shape(lk.marker % 99);
+    let marks = pts
+        .iter()
+        .map(|&p| EmptyElement::at(p) + Polygon::new(shape.clone(), lk.color.filled()));
+    let ann = chart.draw_series(marks).map_err(err(&fig.name))?;
+    if let Some(label) = &s.label {
+        let mark: Vec<(i32, i32)> = shape.iter().map(|(a, b)| (a + 12, *b)).collect();
+        ann.label(label.clone())
+            .legend(move |(x, y)| EmptyElement::at((x, y)) + Polygon::new(mark.clone(), lk.color.filled()));
     }
     Ok(())
 }

@@ -70,7 +70,7 @@ fn leading_columns(what: &'static str, q: &[f64], d: usize, r: usize) -> Result<
     positive_count("compare_subspaces: d", d)?;
     positive_count("compare_subspaces: r", r)?;
     finite(what, q)?;
-    if q.len() % d != 0 {
+    if !q.len().is_multiple_of(d) {
         return Err(Error::LengthMismatch {
             what,
             expected: d * q.len().div_ceil(d),

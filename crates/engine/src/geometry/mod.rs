@@ -3,8 +3,10 @@
 //! Everything here works on host `f64` slices; the probe has already produced the tensors.
 
 pub(crate) mod alignment;
+pub(crate) mod ensemble;
 pub(crate) mod function;
 pub(crate) mod representation;
+pub(crate) mod robustness;
 pub(crate) mod routing;
 
 use moescope_records::MetricRow;

@@ -1,0 +1,187 @@
+//! Cells: each assignment of the axes resolved into an [`Experiment`], with a stable id derived
+//! from the resolved config.
+
+use crate::spec::SweepSpec;
+use crate::{Error, Result};
+use moescope_config::Experiment;
+use serde_yaml::Value;
+use sha2::{Digest, Sha256};
+
+/// One cell of a sweep.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// Position in the sweep (axis order, first axis slowest).
+    pub index: usize,
+    /// Stable id: a readable slug of the assignment and 10 hex digits of the SHA-256 of the
+    /// resolved config (name and output root excluded), so the same settings always map to the
+    /// same folder and different settings never share one.
+    pub id: String,
+    /// `experts=4 temperature=0.5`.
+    pub label: String,
+    /// The axis values of this cell, `(key, value)`.
+    pub assignment: Vec<(String, Value)>,
+    /// The resolved experiment.
+    pub experiment: Experiment,
+}
+
+impl Cell {
+    /// Architectures × seeds: the engine jobs this cell runs.
+    pub fn jobs(&self) -> usize {
+        self.experiment.architectures.len() * self.experiment.seeds.len()
+    }
+}
+
+/// Resolves every cell of `spec`; a cell whose config does not validate is an error naming it
+/// (before anything runs), and two cells that resolve to the same config are an error too.
+pub fn cells(spec: &SweepSpec) -> Result<Vec<Cell>> {
+    let mut out: Vec<Cell> = Vec::new();
+    for (index, assignment) in spec.assignments().into_iter().enumerate() {
+        let label = label(&assignment);
+        let experiment = resolve(spec, &assignment, &label)?;
+        let id = cell_id(&experiment, &label);
+        if let Some(other) = out.iter().find(|c| c.id == id) {
+            return Err(Error::Spec {
+                file: spec.base_file.clone(),
+                key: format!("cell {index} `{label}`"),
+                message: format!(
+                    "resolves to the same config as cell {} `{}`; drop the duplicate axis value",
+                    other.index, other.label
+                ),
+            });
+        }
+        out.push(Cell {
+            index,
+            id,
+            label,
+            assignment,
+            experiment,
+        });
+    }
+    Ok(out)
+}
+
+fn resolve(spec: &SweepSpec, assignment: &[(String, Value)], label: &str) -> Result<Experiment> {
+    let wrap = |source| Error::Cell {
+        cell: if label.is_empty() {
+            "(single cell)".into()
+        } else {
+            label.to_string()
+        },
+        source,
+    };
+    let mut tree = spec.base.clone();
+    for (key, value) in spec.set.iter().chain(assignment) {
+        moescope_config::set_key(&mut tree, key, value.clone()).map_err(wrap)?;
+    }
+    let name = if label.is_empty() {
+        spec.name.clone()
+    } else {
+        format!("{} [{label}]", spec.name)
+    };
+    moescope_config::set_key(&mut tree, "name", Value::from(name)).map_err(wrap)?;
+    let file = format!("{} (sweep {})", spec.base_file, spec.name);
+    moescope_config::from_tree(tree, &file, &[]).map_err(wrap)
+}
+
+/// `key=value` pairs with the last key segment as the name, space-separated.
+fn label(assignment: &[(String, Value)]) -> String {
+    assignment
+        .iter()
+        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), inline(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A YAML value on one line (`[dense, top1]`).
+pub(crate) fn inline(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => format!("[{}]", items.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        Value::Mapping(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", inline(k), inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+    }
+}
+
+fn cell_id(exp: &Experiment, label: &str) -> String {
+    let mut raw = exp.raw.clone();
+    raw.name = String::new();
+    raw.output.root = Default::default();
+    let canonical = serde_json::to_string(&raw).unwrap_or_default();
+    let digest = Sha256::digest(canonical.as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let slug: String = label
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' => c,
+            _ => '_',
+        })
+        .collect::<String>()
+        .split('_')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    let slug: String = slug.chars().take(48).collect();
+    if slug.is_empty() {
+        hex
+    } else {
+        format!("{slug}-{hex}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name: b\nseeds: 1\ntask: {kind: t2_teacher, d_in: 4, n_train: 64, n_val: 32, n_probe: 16}\nmodel: {d: 8, dense_hidden: 16, experts: 4}\narchitectures: [dense, top1, soft]\ntrain: {steps: 2, batch: 8}\n";
+
+    fn spec(args: &[&str]) -> SweepSpec {
+        let mut s = SweepSpec {
+            name: "sw".into(),
+            base_file: "base.yaml".into(),
+            base: moescope_config::parse_tree(BASE, "base.yaml").unwrap(),
+            set: Vec::new(),
+            axes: Vec::new(),
+        };
+        for a in args {
+            s.add_arg(a).unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn ids_follow_the_resolved_config() {
+        let a = cells(&spec(&["experts=2,4"])).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].experiment.model.experts, 2);
+        assert_eq!(a[1].experiment.architectures[1].hidden, 16 / 4);
+        assert!(a[0].id.starts_with("experts_2-"), "{}", a[0].id);
+        assert_ne!(a[0].id, a[1].id);
+        // Same settings reached another way (a different sweep name, an extra axis value
+        // elsewhere in the order) give the same id.
+        let mut renamed = spec(&["experts=4,2"]);
+        renamed.name = "other".into();
+        let b = cells(&renamed).unwrap();
+        assert_eq!(b[1].id, a[0].id);
+        // A setting that changes the numbers changes the id.
+        let c = cells(&spec(&["experts=2,4", "train.lr=0.5"])).unwrap();
+        assert_ne!(c[0].id, a[0].id);
+        assert_eq!(a[0].experiment.name, "sw [experts=2]");
+    }
+
+    #[test]
+    fn bad_cell_and_duplicate_cells_are_errors_naming_the_cell() {
+        let e = cells(&spec(&["experts=2,0"])).unwrap_err().to_string();
+        assert!(e.contains("experts=0") && e.contains("model.experts"), "{e}");
+        let e = cells(&spec(&["train.lr=0.001,1.0e-3"])).unwrap_err().to_string();
+        assert!(
+            e.contains("cell 1 `lr=0.001`") && e.contains("same config as cell 0"),
+            "{e}"
+        );
+    }
+}

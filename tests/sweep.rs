@@ -1,0 +1,320 @@
+//! Sweeps end to end: a 6-cell grid killed with SIGKILL mid-cell and resumed ends identical to
+//! an uninterrupted run; a second resume of a running sweep is refused; a failing cell keeps
+//! its error while the others finish; shards and a Slurm submission (with a stand-in sbatch)
+//! cover the sweep exactly once.
+
+mod common;
+
+use common::{describe, moescope, root};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// 6 cells (2 × 3), 3 architectures × 2 seeds each, long enough per job to be caught mid-cell.
+const GRID: [&str; 5] = [
+    "experts=2,4",
+    "train.lr=0.01,0.02,0.03",
+    "seeds=2",
+    "routing=[dense, top1, soft]",
+    "steps=200",
+];
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_moescope"))
+        .args(args)
+        .current_dir(root())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the moescope binary starts")
+}
+
+fn init(dir: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "sweep",
+        "init",
+        "configs/test/tiny.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = moescope(&args);
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// Entries of `cells/`: (finished ids, in-progress names).
+fn cell_entries(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut partial = Vec::new();
+    for e in std::fs::read_dir(dir.join("cells")).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            partial.push(name);
+        } else {
+            done.push(name);
+        }
+    }
+    done.sort();
+    (done, partial)
+}
+
+/// Jobs recorded in an in-progress cell folder.
+fn partial_jobs(dir: &Path, name: &str) -> usize {
+    std::fs::read_to_string(dir.join("cells").join(name).join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m["jobs"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit(')').next().is_some_and(|r| !r.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn sweep_states(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("sweep.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every finished cell's metrics, keyed by cell id.
+fn metrics_of(dir: &Path) -> Vec<(String, String)> {
+    cell_entries(dir)
+        .0
+        .into_iter()
+        .map(|id| {
+            let m = std::fs::read_to_string(dir.join("cells").join(&id).join("metrics.csv")).unwrap();
+            (id, m)
+        })
+        .collect()
+}
+
+#[test]
+fn killed_sweep_resumes_to_the_uninterrupted_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (reference, killed) = (tmp.path().join("reference"), tmp.path().join("killed"));
+    init(&reference, &GRID);
+    init(&killed, &GRID);
+    let reference_run = spawn(&["sweep", "resume", reference.to_str().unwrap(), "--jobs", "1"]);
+    let mut run = spawn(&["sweep", "resume", killed.to_str().unwrap(), "--jobs", "1"]);
+
+    // While it runs, a second resume of the same folder is refused.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while cell_entries(&killed).1.is_empty() {
+        assert!(Instant::now() < deadline, "no cell started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = moescope(&["sweep", "resume", killed.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(2), "{}", describe(&second));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already being run"),
+        "{}",
+        describe(&second)
+    );
+
+    // SIGKILL once 3 cells are finished and the 4th has finished some but not all of its jobs.
+    let worker = loop {
+        assert!(Instant::now() < deadline, "never reached 3 done + 1 half-done");
+        let (done, partial) = cell_entries(&killed);
+        if let (3, [p]) = (done.len(), partial.as_slice()) {
+            if (1..6).contains(&partial_jobs(&killed, p)) {
+                break p.rsplit('-').next().unwrap().parse::<u32>().unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // The worker notices its parent is gone and stops: nothing keeps writing into the folder.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(worker) {
+        assert!(Instant::now() < deadline, "worker {worker} outlived its killed parent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (done, partial) = cell_entries(&killed);
+    assert_eq!((done.len(), partial.len()), (3, 1), "{done:?} {partial:?}");
+
+    // The crashed process left no stuck lock: resume runs exactly the 3 unfinished cells.
+    let out = moescope(&["sweep", "resume", killed.to_str().unwrap(), "--jobs", "1"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 cells run now, 3 were already done, 0 failed"), "{err}");
+    let (done, partial) = cell_entries(&killed);
+    assert_eq!(done.len(), 6, "{done:?}");
+    assert!(partial.is_empty(), "half-written folders left: {partial:?}");
+    assert_eq!(sweep_states(&killed), vec!["done"; 6]);
+
+    let reference_out = reference_run.wait_with_output().unwrap();
+    assert!(reference_out.status.success(), "{}", describe(&reference_out));
+    // Same cells (ids from the resolved configs), same numbers, byte for byte.
+    assert_eq!(metrics_of(&killed), metrics_of(&reference));
+    let collected = std::fs::read_to_string(killed.join("collected/claims.csv")).unwrap();
+    assert_eq!(collected.lines().count(), 1 + 6 * 6, "{collected}");
+    let report = std::fs::read_to_string(killed.join("collected/sweep_report.html")).unwrap();
+    for part in [
+        "Claim map",
+        "id=\"sweep_vs_experts\"",
+        "id=\"sweep_vs_lr\"",
+        "id=\"sweep_vs_entropy\"",
+    ] {
+        assert!(report.contains(part), "sweep report lacks {part}");
+    }
+    assert!(killed.join("collected/figures/sweep_vs_experts.png").is_file());
+}
+
+#[test]
+fn a_failing_cell_keeps_its_error_and_the_others_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let d = dir.to_str().unwrap();
+    // lr = 1e30 makes training diverge: a non-finite loss fails every job of that cell.
+    let out = moescope(&[
+        "sweep",
+        "run",
+        "configs/test/tiny.yaml",
+        "train.lr=0.01,1e30",
+        "seeds=1",
+        "routing=[dense, soft]",
+        "--out",
+        d,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("failed: lr=1e30") || err.contains("failed: lr=1.0e30"),
+        "{err}"
+    );
+    assert_eq!(sweep_states(&dir), ["done", "failed"]);
+    let status = moescope(&["sweep", "status", d]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("failed") && text.contains("non-finite"), "{text}");
+    assert!(text.contains("1 done, 1 failed"), "{text}");
+    // The finished cell is in the sweep tables; the failed one is listed with its state.
+    let summary = std::fs::read_to_string(dir.join("collected/summary.csv")).unwrap();
+    assert!(summary.lines().skip(1).all(|l| l.contains(",0.01,")), "{summary}");
+    assert!(dir.join("collected/sweep_report.html").is_file());
+}
+
+#[test]
+fn shards_cover_the_sweep_once_and_slurm_submits_one_array() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let d = dir.to_str().unwrap();
+    init(&dir, &["experts=2,4,8", "seeds=1", "routing=[dense, top2, soft]"]);
+
+    // A stand-in sbatch records its arguments and prints a job id, as `sbatch --parsable` does.
+    let sbatch = tmp.path().join("sbatch");
+    let log = tmp.path().join("sbatch.args");
+    std::fs::write(
+        &sbatch,
+        format!("#!/bin/sh\necho \"$@\" > '{}'\necho 4242\n", log.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .args(["+x", sbatch.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moescope"))
+        .args(["slurm", "submit", d, "--array-parallel", "2", "--", "--partition=debug"])
+        .env("MOESCOPE_SBATCH", &sbatch)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4242");
+    let args = std::fs::read_to_string(&log).unwrap();
+    assert!(args.starts_with("--parsable --partition=debug "), "{args}");
+    let script_path = PathBuf::from(args.split_whitespace().last().unwrap());
+    let script = std::fs::read_to_string(&script_path).unwrap();
+    assert!(script.contains("#SBATCH --array=0-2%2"), "{script}");
+    let cells = std::fs::read_to_string(dir.join("slurm/submit-1.cells")).unwrap();
+    assert_eq!(cells.lines().count(), 3);
+
+    // What each array task would run: shard i/3 of the frozen list, here one after another
+    // with the task id set the way Slurm sets it.
+    for task in 0..3 {
+        let out = Command::new("bash")
+            .arg(&script_path)
+            .env("SLURM_ARRAY_TASK_ID", task.to_string())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "task {task}: {}", describe(&out));
+        let ran = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            ran.contains("1 cells run now, 0 were already done"),
+            "task {task}: {ran}"
+        );
+    }
+    assert_eq!(sweep_states(&dir), vec!["done"; 3]);
+    // Rerunning a shard does nothing new.
+    let again = moescope(&[
+        "sweep",
+        "resume",
+        d,
+        "--shard",
+        "1/3",
+        "--cells",
+        dir.join("slurm/submit-1.cells").to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("0 cells run now, 1 were already done"),
+        "{}",
+        describe(&again)
+    );
+    // Nothing left to submit.
+    let none = Command::new(env!("CARGO_BIN_EXE_moescope"))
+        .args(["slurm", "submit", d])
+        .env("MOESCOPE_SBATCH", &sbatch)
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2), "{}", describe(&none));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("nothing to submit"));
+}
+
+#[test]
+fn bad_sweeps_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let d = dir.to_str().unwrap();
+    let out = moescope(&["sweep", "init", "configs/test/tiny.yaml", "experts=2,0", "--out", d]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("experts=0") && err.contains("model.experts"), "{err}");
+    assert!(!dir.exists(), "nothing may be written for a bad sweep");
+
+    let out = moescope(&[
+        "sweep",
+        "init",
+        "configs/test/tiny.yaml",
+        "experts=2,4",
+        "--out",
+        "/proc/moescope-sweep",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/proc/moescope-sweep"),
+        "{}",
+        describe(&out)
+    );
+
+    // Two sweeps started at the same moment into one output root get distinct folders.
+    let runs = tmp.path().join("runs");
+    let root_arg = format!("output.root={}", runs.display());
+    let a = spawn(&["sweep", "init", "configs/test/tiny.yaml", "experts=2,4", &root_arg]);
+    let b = spawn(&["sweep", "init", "configs/test/tiny.yaml", "experts=2,4", &root_arg]);
+    assert!(a.wait_with_output().unwrap().status.success());
+    assert!(b.wait_with_output().unwrap().status.success());
+    let made: Vec<_> = std::fs::read_dir(&runs).unwrap().flatten().collect();
+    assert_eq!(made.len(), 2, "{made:?}");
+    for m in made {
+        assert!(m.path().join("sweep.yaml").is_file());
+    }
+}
