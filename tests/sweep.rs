@@ -120,6 +120,10 @@ fn killed_sweep_resumes_to_the_uninterrupted_result() {
         describe(&second)
     );
 
+    let status = moescope(&["sweep", "status", killed.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains(" running ") && text.contains("/6 jobs)"), "{text}");
+
     // SIGKILL once 3 cells are finished and the 4th has finished some but not all of its jobs.
     let worker = loop {
         assert!(Instant::now() < deadline, "never reached 3 done + 1 half-done");
@@ -201,6 +205,47 @@ fn a_failing_cell_keeps_its_error_and_the_others_finish() {
     let summary = std::fs::read_to_string(dir.join("collected/summary.csv")).unwrap();
     assert!(summary.lines().skip(1).all(|l| l.contains(",0.01,")), "{summary}");
     assert!(dir.join("collected/sweep_report.html").is_file());
+    // The failed cell shows as failed in the claim table, not as an inconclusive result.
+    let claims = std::fs::read_to_string(dir.join("collected/claims.csv")).unwrap();
+    let failed: Vec<&str> = claims.lines().filter(|l| l.contains(",1e30,")).collect();
+    assert_eq!(
+        failed,
+        [format!("{},1e30,failed,,,", failed_id(&dir)).as_str()],
+        "{claims}"
+    );
+}
+
+fn failed_id(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("sweep.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["cells"][1]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn relative_data_paths_resolve_where_the_sweep_was_made() {
+    // configs/iris.yaml reads ../shared/data/… relative to the repository root, where the sweep
+    // is created; resuming from elsewhere must still find it.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = moescope(&[
+        "sweep",
+        "init",
+        "configs/iris.yaml",
+        "experts=2,4",
+        "seeds=1",
+        "steps=20",
+        "routing=[dense, soft]",
+        "--out",
+        tmp.path().join("iris").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let resumed = Command::new(env!("CARGO_BIN_EXE_moescope"))
+        .args(["sweep", "resume", tmp.path().join("iris").to_str().unwrap()])
+        .current_dir(tmp.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", describe(&resumed));
+    assert_eq!(sweep_states(&tmp.path().join("iris")), ["done", "done"]);
 }
 
 #[test]
@@ -304,6 +349,60 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         "{}",
         describe(&out)
     );
+
+    // A device this build cannot open is refused before the folder exists.
+    let out = moescope(&[
+        "sweep",
+        "init",
+        "configs/test/tiny.yaml",
+        "experts=2,4",
+        "--device",
+        "cuda:0",
+        "--out",
+        d,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cuda"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!dir.exists());
+
+    // --out must be new or empty: a folder with other files is refused and left as it was.
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), "mine").unwrap();
+    let out = moescope(&[
+        "sweep",
+        "init",
+        "configs/test/tiny.yaml",
+        "experts=2,4",
+        "--out",
+        busy.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not empty"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
+
+    // Two inits into the same --out at once: exactly one wins, the other is refused.
+    let same = tmp.path().join("same");
+    let s = same.to_str().unwrap();
+    let a = spawn(&["sweep", "init", "configs/test/tiny.yaml", "experts=2,4", "--out", s]);
+    let b = spawn(&[
+        "sweep",
+        "init",
+        "configs/test/tiny.yaml",
+        "train.lr=0.01,0.02,0.03",
+        "--out",
+        s,
+    ]);
+    let codes = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()].map(|o| o.status.code());
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "{codes:?}");
 
     // Two sweeps started at the same moment into one output root get distinct folders.
     let runs = tmp.path().join("runs");

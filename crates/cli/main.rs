@@ -92,12 +92,13 @@ fn main() -> ExitCode {
             std::env::set_var(var, "1");
         }
     }
-    // tiny_skia (under resvg, rasterising figure PNGs) warns about zero-length strokes it skips;
+    // tiny_skia and usvg (under resvg, rasterising figure PNGs) warn about zero-length strokes and
+    // one-point polylines they skip;
     // the PNGs are complete, so that noise stays out of the user's log.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,moescope=info,tiny_skia=error".into()),
+                .unwrap_or_else(|_| "warn,moescope=info,tiny_skia=error,usvg=error".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -87,14 +87,14 @@ pub enum SlurmCommand {
         /// A sweep folder, or a sweep file (initialised first).
         sweep: PathBuf,
         /// At most P array tasks at once.
-        #[arg(long, value_name = "P")]
-        array_parallel: Option<usize>,
+        #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(1..))]
+        array_parallel: Option<u32>,
         /// Array tasks (default: one per unfinished cell).
-        #[arg(long)]
-        tasks: Option<usize>,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        tasks: Option<u32>,
         /// CPUs (parallel engine jobs) per task.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
         /// Extra sbatch options, after `--` (e.g. `-- --partition=gpu --time=02:00:00`).
         #[arg(last = true)]
         sbatch: Vec<String>,
@@ -127,7 +127,7 @@ pub fn sweep(cmd: SweepCommand, prov: Provenance) -> anyhow::Result<ExitCode> {
         SweepCommand::Status { dir } => status(&SweepDir::open(&dir)?),
         SweepCommand::Collect { dir, out } => {
             let c = moescope_sweep::collect(&SweepDir::open(&dir)?, out.as_deref())?;
-            eprintln!("merged {} of {} cells", c.merged, c.cells);
+            eprintln!("merged {} of {} cells ({} failed)", c.merged, c.cells, c.failed);
             println!("{}", c.report.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -152,14 +152,19 @@ pub fn slurm(cmd: SlurmCommand, prov: Provenance) -> anyhow::Result<ExitCode> {
     } = cmd;
     let dir = if sweep.is_dir() {
         SweepDir::open(&sweep)?
-    } else {
+    } else if sweep.is_file() {
         let spec = SweepSpec::load(&sweep, &[])?;
         moescope_sweep::init(&spec, None, &prov)?.0
+    } else {
+        anyhow::bail!(
+            "{}: neither a sweep folder nor a sweep file; expected the folder `sweep init` made, or a sweep config",
+            sweep.display()
+        );
     };
     let opts = moescope_sweep::slurm::SubmitOptions {
-        tasks,
-        array_parallel,
-        threads: threads.max(1),
+        tasks: tasks.map(|t| t as usize),
+        array_parallel: array_parallel.map(|p| p as usize),
+        threads: usize::from(threads),
         exe: std::env::current_exe()?,
         sbatch: std::env::var("MOESCOPE_SBATCH").unwrap_or_else(|_| "sbatch".into()),
         sbatch_args: sbatch,
@@ -213,9 +218,16 @@ fn finish(dir: &SweepDir, r: &ResumeReport, whole: bool) -> anyhow::Result<ExitC
     for (label, reason) in &r.failed {
         eprintln!("failed: {label}: {reason}");
     }
-    if whole && r.busy.is_empty() {
+    // The whole sweep run here, or the last shard to finish: merge the cells.
+    if (whole && r.busy.is_empty()) || moescope_sweep::all_done(dir)? {
         let c = moescope_sweep::collect(dir, None)?;
-        eprintln!("collected {} of {} cells: {}", c.merged, c.cells, c.report.display());
+        eprintln!(
+            "collected {} of {} cells ({} failed): {}",
+            c.merged,
+            c.cells,
+            c.failed,
+            c.report.display()
+        );
     }
     println!("{}", dir.root.display());
     Ok(if r.failed.is_empty() {
@@ -234,6 +246,9 @@ fn status(dir: &SweepDir) -> anyhow::Result<ExitCode> {
         *counts.entry(s.word()).or_insert(0) += 1;
         let reason = match s {
             moescope_sweep::CellState::Failed { reason } => format!("  ({reason})"),
+            moescope_sweep::CellState::Running => dir
+                .jobs_in_progress(&c.id)
+                .map_or(String::new(), |j| format!("  ({j}/{} jobs)", c.jobs())),
             _ => String::new(),
         };
         println!("{:<5} {:<8} {:<width$} {}{reason}", c.index, s.word(), c.label, c.id);

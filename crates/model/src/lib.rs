@@ -55,6 +55,7 @@
 
 mod checkpoint;
 mod error;
+mod gelu;
 mod init;
 mod model;
 mod ops;

@@ -1,6 +1,7 @@
 //! Routing and loss primitives shared by the model, the training loop and the probe.
 
 use crate::error::{invalid, Error, Result};
+use crate::gelu::{GeluTanh, GeluTanhDerivative};
 use candle_core::{DType, Tensor, D};
 use moescope_config::Activation;
 
@@ -45,11 +46,14 @@ pub fn z_loss(logits: &Tensor) -> Result<Tensor> {
 }
 
 /// φ(a) elementwise: GELU (tanh approximation) or ReLU.
+///
+/// GELU on CPU F32/F64 is one fused op (module `gelu`) whose backward is the exact φ'(a)
+/// below; elsewhere it is built from elementary ops. Not candle's fused `gelu`: candle 0.11's
+/// gelu backward uses 6-digit constants (≈2e-6 relative error), which would make the autograd
+/// Jacobian disagree with the exact closed form beyond the 1e-6 the probe promises.
 pub fn activation(a: &Tensor, act: Activation) -> Result<Tensor> {
     Ok(match act {
-        // GELU-tanh from elementary ops rather than candle's fused `gelu`: candle 0.11's gelu
-        // backward uses 6-digit constants (≈2e-6 relative error), which would make the autograd
-        // Jacobian disagree with the exact closed form beyond the 1e-6 the probe promises.
+        Activation::Gelu if fused_gelu(a) => a.contiguous()?.apply_op1(GeluTanh)?,
         Activation::Gelu => {
             let c = (2.0 / std::f64::consts::PI).sqrt();
             let u = ((a * ((a.sqr()? * 0.044715)? + 1.0)?)? * c)?;
@@ -59,12 +63,19 @@ pub fn activation(a: &Tensor, act: Activation) -> Result<Tensor> {
     })
 }
 
+/// Whether the fused CPU GELU kernels handle `a` (F32/F64 on the CPU).
+fn fused_gelu(a: &Tensor) -> bool {
+    a.device().is_cpu() && matches!(a.dtype(), DType::F32 | DType::F64)
+}
+
 /// φ'(a), same shape and dtype as `a`. ReLU uses 1[a ≥ 0], the convention of candle's autograd,
 /// so the closed-form and autograd Jacobians agree even at a = 0. GELU (tanh approximation):
 /// with u = c(a + 0.044715 a³), c = √(2/π), φ'(a) = ½(1 + tanh u) + ½ a (1 − tanh² u) c (1 + 3·0.044715 a²).
+/// On CPU F32/F64 this is the same fused kernel the GELU backward uses (no gradient through it).
 pub fn activation_derivative(a: &Tensor, act: Activation) -> Result<Tensor> {
     match act {
         Activation::Relu => Ok(a.ge(0.0)?.to_dtype(a.dtype())?),
+        Activation::Gelu if fused_gelu(a) => Ok(a.contiguous()?.apply_op1_no_bwd(&GeluTanhDerivative)?),
         Activation::Gelu => {
             let c = (2.0 / std::f64::consts::PI).sqrt();
             let a2 = a.sqr()?;

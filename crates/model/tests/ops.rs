@@ -148,3 +148,57 @@ fn activation_derivative_matches_finite_differences() {
     let one = Tensor::new(&[1.0f64], &Device::Cpu).unwrap();
     assert!((vec(&activation_derivative(&one, Activation::Gelu).unwrap())[0] - want).abs() < 1e-12);
 }
+
+/// The textbook GELU-tanh ½ a (1 + tanh(√(2/π)(a + 0.044715 a³))) in plain f64.
+fn gelu_ref(a: f64) -> f64 {
+    0.5 * a * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (a + 0.044715 * a * a * a)).tanh())
+}
+
+/// The fused GELU's forward against the tanh form, and its backward (autograd of
+/// Σ w_i φ(a_i)) against central differences of that reference, in f64 and f32, on a
+/// non-contiguous (transposed) input.
+#[test]
+fn fused_gelu_backward_matches_finite_differences() {
+    let vals: Vec<f64> = (0..48).map(|i| -6.0 + 0.25 * i as f64 + 0.01).collect(); // [-6, 6)
+    let weights: Vec<f64> = (0..48).map(|i| 1.0 + 0.1 * (i % 5) as f64).collect();
+    for (dtype, fwd_tol, grad_tol) in [(DType::F64, 1e-14, 1e-9), (DType::F32, 2e-6, 2e-6)] {
+        let a = Var::from_tensor(
+            &Tensor::from_vec(vals.clone(), (6, 8), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        )
+        .unwrap();
+        let w = Tensor::from_vec(weights.clone(), (8, 6), &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let at = a.as_tensor().t().unwrap(); // (8, 6), strided
+        let y = moescope_model::activation(&at, Activation::Gelu).unwrap();
+        let grads = (y.clone() * &w).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = vec(grads.get(a.as_tensor()).expect("gelu must propagate a gradient")); // (6, 8)
+        let y = vec(&y.t().unwrap());
+        let w = vec(&Tensor::from_vec(weights.clone(), (8, 6), &Device::Cpu)
+            .unwrap()
+            .t()
+            .unwrap());
+        // Compare at the values the tensor actually holds (f32-rounded for F32).
+        let held = vec(a.as_tensor());
+        for i in 0..held.len() {
+            let x = held[i];
+            let want = gelu_ref(x);
+            assert!(
+                (y[i] - want).abs() <= fwd_tol * (1.0 + want.abs()),
+                "{dtype:?} φ({x}) = {} vs {want}",
+                y[i]
+            );
+            let h = 1e-5;
+            let fd = w[i] * (gelu_ref(x + h) - gelu_ref(x - h)) / (2.0 * h);
+            assert!(
+                (g[i] - fd).abs() <= grad_tol * (1.0 + fd.abs()),
+                "{dtype:?} grad at {x}: {} vs FD {fd}",
+                g[i]
+            );
+        }
+    }
+}

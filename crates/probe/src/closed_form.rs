@@ -226,15 +226,33 @@ pub fn dense_group_jacobians(model: &Model, h: &Tensor, groups: usize, perm: Opt
 /// W_out (I·[residual] + J_F(h)) diag(φ'(W0 x + b0)) W0, with the encoder factor dropped when
 /// the model has no encoder (h = x).
 pub fn model_jacobian(model: &Model, x: &Tensor) -> Result<Tensor> {
+    check_rows(x, model.spec().d_in, "x (model inputs)")?;
+    check_dtype(model, x, "x")?;
+    let h = model.encode(x)?; // (n, d)
+    let layer = layer_jacobians(model, &h)?.full; // (n, d, d)
+    model_jacobian_from_layer(model, x, &layer)
+}
+
+/// [`model_jacobian`] from an already computed layer Jacobian `layer (n, d, d)`, the `full`
+/// field of [`layer_jacobians`] at h = encode(x), so a caller that needs both computes the
+/// layer Jacobians once. `layer` must come from the same `x` (only its shape is checked).
+pub fn model_jacobian_from_layer(model: &Model, x: &Tensor, layer: &Tensor) -> Result<Tensor> {
     let spec = model.spec();
     let n = check_rows(x, spec.d_in, "x (model inputs)")?;
     check_dtype(model, x, "x")?;
-    let p = model.params();
-    let h = model.encode(x)?; // (n, d)
-    let mut block = layer_jacobians(model, &h)?.full; // (n, d, d)
-    if spec.residual {
-        block = block.broadcast_add(&Tensor::eye(spec.d, x.dtype(), x.device())?)?;
+    check_dtype(model, layer, "layer")?;
+    if layer.dims() != [n, spec.d, spec.d] {
+        return Err(Error::Shape {
+            what: "layer (layer Jacobian)",
+            expected: format!("({n}, {}, {})", spec.d, spec.d),
+            got: layer.dims().to_vec(),
+        });
     }
+    let p = model.params();
+    let block = match spec.residual {
+        true => layer.broadcast_add(&Tensor::eye(spec.d, x.dtype(), x.device())?)?,
+        false => layer.clone(),
+    }; // (n, d, d)
     let out = p.wout.broadcast_matmul(&block)?; // (n, d_out, d)
     let jac = match (p.w0.as_ref(), p.b0.as_ref()) {
         (Some(w0), Some(b0)) => {

@@ -3,7 +3,8 @@
 //! - [`layer_jacobians`] → [`LayerJacobians`]: per-expert J_e(h), the gate-derivative term and the
 //!   full FFN-layer Jacobian J_F(h), with gates, selection and the Top-k routing margin.
 //! - [`dense_group_jacobians`]: the §5.4 dense-partition control J_{D,g}.
-//! - [`model_jacobian`]: the end-to-end dy/dx in closed form.
+//! - [`model_jacobian`]: the end-to-end dy/dx in closed form; [`model_jacobian_from_layer`] reuses
+//!   an already computed layer Jacobian.
 //! - [`vjp_jacobian`] and its model wrappers: the general autograd path (the test oracle).
 //!
 //! Everything runs in the model's dtype on the model's device; probe with an F64 copy
@@ -31,5 +32,7 @@ mod finite;
 pub use autograd::{
     expert_jacobian_autograd, layer_jacobian_autograd, layer_jacobians_autograd, model_jacobian_autograd, vjp_jacobian,
 };
-pub use closed_form::{dense_group_jacobians, layer_jacobians, model_jacobian, LayerJacobians};
+pub use closed_form::{
+    dense_group_jacobians, layer_jacobians, model_jacobian, model_jacobian_from_layer, LayerJacobians,
+};
 pub use error::{Error, Result};

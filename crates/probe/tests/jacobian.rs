@@ -10,7 +10,7 @@ use common::{assert_rel_max_abs, host, HostModel, Kind};
 use moescope_config::Activation;
 use moescope_probe::{
     expert_jacobian_autograd, layer_jacobian_autograd, layer_jacobians, layer_jacobians_autograd, model_jacobian,
-    model_jacobian_autograd,
+    model_jacobian_autograd, model_jacobian_from_layer,
 };
 use moescope_testkit::{assert_close, central_difference_jacobian, test_device};
 
@@ -115,6 +115,14 @@ fn check_model(hm: &HostModel, dev: &Device, seed: u64) -> TestResult {
     let mj = host(&model_jacobian(&model, &x)?);
     let auto_m = host(&model_jacobian_autograd(&model, &x, 16)?);
     assert_rel_max_abs(&mj, &auto_m, atol, &format!("{tag}: model J closed vs autograd"));
+    // The engine's path: the layer Jacobian computed once and reused.
+    let from_layer = host(&model_jacobian_from_layer(&model, &x, &lj.full)?);
+    assert_rel_max_abs(
+        &from_layer,
+        &auto_m,
+        atol,
+        &format!("{tag}: model J from layer vs autograd"),
+    );
     for i in 0..N {
         let fd = central_difference_jacobian(&|v: &[f64]| hm.forward(v), &xs[i * din..(i + 1) * din], EPS);
         let blk = dout * din;
@@ -234,6 +242,12 @@ fn dtype_mismatch_is_an_error() -> TestResult {
     assert!(err.to_string().contains("dtype"), "{err}");
     let bad = Tensor::zeros((2, hm.d + 1), DType::F64, &Device::Cpu)?;
     assert!(layer_jacobians(&model, &bad).is_err(), "wrong width accepted");
+    let x = Tensor::zeros((2, hm.d_in), DType::F64, &Device::Cpu)?;
+    let short = Tensor::zeros((1, hm.d, hm.d), DType::F64, &Device::Cpu)?;
+    let err = model_jacobian_from_layer(&model, &x, &short)
+        .err()
+        .ok_or("layer Jacobian with 1 row accepted for 2 inputs")?;
+    assert!(err.to_string().contains("layer"), "{err}");
     assert!(
         expert_jacobian_autograd(&model, &bad.narrow(1, 0, hm.d)?, hm.e, 1).is_err(),
         "expert index E accepted"

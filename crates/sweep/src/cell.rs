@@ -68,7 +68,7 @@ pub fn run_cell(dir: &SweepDir, id: &str, jobs: usize, prov: &Provenance) -> Res
             }
         }
         Err(e) => {
-            let reason = e.to_string();
+            let reason = chain(&e);
             tracing::error!(id, "cell failed: {reason}");
             let record = serde_json::json!({ "id": id, "reason": reason, "pid": std::process::id() });
             moescope_records::write_atomic(&dir.failure_path(id), record.to_string().as_bytes())?;
@@ -78,4 +78,18 @@ pub fn run_cell(dir: &SweepDir, id: &str, jobs: usize, prov: &Provenance) -> Res
             Ok(CellOutcome::Failed(reason))
         }
     }
+}
+
+/// An error and its causes, `a: b: c`, skipping a cause its parent already printed.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = s.source();
+    }
+    text
 }

@@ -2,7 +2,7 @@
 //! metric value, with the cell's axis values as columns), per-cell claims, and the sweep report.
 
 use crate::plan::inline;
-use crate::store::SweepDir;
+use crate::store::{CellState, SweepDir};
 use crate::{Error, Result};
 use moescope_records::write_atomic;
 use moescope_report::{RunData, SweepCell};
@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 pub struct Collected {
     /// The output folder.
     pub dir: PathBuf,
-    /// Cells merged (finished ones).
+    /// Cells merged (those with a run folder, including failed ones).
     pub merged: usize,
+    /// Cells that failed.
+    pub failed: usize,
     /// All cells.
     pub cells: usize,
     /// `sweep_report.html`.
@@ -40,7 +42,11 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
         } else {
             None
         };
-        let claims = run.as_ref().map(moescope_report::run_claims).unwrap_or_default();
+        // A failed cell's claims would be computed from the models that survived: not shown.
+        let claims = match (&run, &state) {
+            (Some(r), CellState::Done) => moescope_report::run_claims(r),
+            _ => Vec::new(),
+        };
         cells.push(SweepCell {
             id: cell.id.clone(),
             label: cell.label.clone(),
@@ -57,6 +63,7 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
     Ok(Collected {
         dir: out,
         merged: cells.iter().filter(|c| c.run.is_some()).count(),
+        failed: cells.iter().filter(|c| c.state == "failed").count(),
         cells: cells.len(),
         report,
     })

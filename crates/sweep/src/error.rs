@@ -14,14 +14,14 @@ pub enum Error {
         /// What was expected.
         message: String,
     },
-    /// A cell's config does not validate.
-    #[error("cell {cell}: {source}")]
+    /// A cell's config does not validate. (The cause is in the message, not a `source`, so
+    /// chained error printing does not repeat it.)
+    #[error("cell {cell}: {cause}")]
     Cell {
         /// The cell label.
         cell: String,
         /// Why.
-        #[source]
-        source: moescope_config::Error,
+        cause: moescope_config::Error,
     },
     /// The base config does not parse or validate.
     #[error(transparent)]
@@ -48,6 +48,9 @@ pub enum Error {
     /// Submitting to the scheduler failed.
     #[error("slurm: {0}")]
     Scheduler(String),
+    /// The device of the cells cannot be opened.
+    #[error(transparent)]
+    Engine(#[from] moescope_engine::Error),
     /// Records could not be read or written.
     #[error(transparent)]
     Records(#[from] moescope_records::Error),

@@ -16,6 +16,7 @@
 //!     base: serde_yaml::from_str("name: demo\nseeds: 2\ntask: {kind: t2_teacher}\nmodel: {experts: 4}\narchitectures: [dense, soft]").unwrap(),
 //!     set: vec![],
 //!     axes: vec![],
+//!     working_dir: String::new(),
 //! };
 //! spec.add_arg("experts=2,4,8").unwrap();
 //! let cells = moescope_sweep::cells(&spec).unwrap();
@@ -47,6 +48,12 @@ use std::path::Path;
 /// folder (`out`, or a new `<output.root>/<name>-<time>`) with its spec and manifest.
 pub fn init(spec: &SweepSpec, out: Option<&Path>, prov: &Provenance) -> Result<(SweepDir, Vec<Cell>)> {
     let cells = cells(spec)?;
+    // A device that cannot be opened fails here, before the folder exists.
+    let mut devices: Vec<_> = cells.iter().map(|c| c.experiment.device).collect();
+    devices.dedup();
+    for d in devices {
+        moescope_engine::open_device(d)?;
+    }
     if cells.is_empty() {
         return Err(Error::Spec {
             file: spec.base_file.clone(),
@@ -76,6 +83,11 @@ pub fn init(spec: &SweepSpec, out: Option<&Path>, prov: &Provenance) -> Result<(
     };
     dir.write_manifest(&cells, &base, &mut Default::default())?;
     Ok((dir, cells))
+}
+
+/// Whether every cell of the sweep is done.
+pub fn all_done(dir: &SweepDir) -> Result<bool> {
+    Ok(status(dir)?.iter().all(|(_, s)| *s == CellState::Done))
 }
 
 /// The sweep's cells with their current state (for `sweep status`).

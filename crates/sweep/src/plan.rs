@@ -18,6 +18,9 @@ pub struct Cell {
     pub id: String,
     /// `experts=4 temperature=0.5`.
     pub label: String,
+    /// SHA-256 (hex, 10 digits) of the resolved config: two cells with equal hashes are the same
+    /// experiment, however their values were written.
+    pub hash: String,
     /// The axis values of this cell, `(key, value)`.
     pub assignment: Vec<(String, Value)>,
     /// The resolved experiment.
@@ -34,25 +37,27 @@ impl Cell {
 /// Resolves every cell of `spec`; a cell whose config does not validate is an error naming it
 /// (before anything runs), and two cells that resolve to the same config are an error too.
 pub fn cells(spec: &SweepSpec) -> Result<Vec<Cell>> {
+    spec.validate()?;
     let mut out: Vec<Cell> = Vec::new();
     for (index, assignment) in spec.assignments().into_iter().enumerate() {
         let label = label(&assignment);
         let experiment = resolve(spec, &assignment, &label)?;
-        let id = cell_id(&experiment, &label);
-        if let Some(other) = out.iter().find(|c| c.id == id) {
+        let hash = config_hash(&experiment);
+        if let Some(other) = out.iter().find(|c| c.hash == hash) {
             return Err(Error::Spec {
                 file: spec.base_file.clone(),
-                key: format!("cell {index} `{label}`"),
+                key: format!("cell {index} ({label})"),
                 message: format!(
-                    "resolves to the same config as cell {} `{}`; drop the duplicate axis value",
+                    "resolves to the same config as cell {} ({}); drop the duplicate axis value",
                     other.index, other.label
                 ),
             });
         }
         out.push(Cell {
             index,
-            id,
+            id: cell_id(&hash, &label),
             label,
+            hash,
             assignment,
             experiment,
         });
@@ -61,13 +66,13 @@ pub fn cells(spec: &SweepSpec) -> Result<Vec<Cell>> {
 }
 
 fn resolve(spec: &SweepSpec, assignment: &[(String, Value)], label: &str) -> Result<Experiment> {
-    let wrap = |source| Error::Cell {
+    let wrap = |cause| Error::Cell {
         cell: if label.is_empty() {
             "(single cell)".into()
         } else {
             label.to_string()
         },
-        source,
+        cause,
     };
     let mut tree = spec.base.clone();
     for (key, value) in spec.set.iter().chain(assignment) {
@@ -79,7 +84,7 @@ fn resolve(spec: &SweepSpec, assignment: &[(String, Value)], label: &str) -> Res
         format!("{} [{label}]", spec.name)
     };
     moescope_config::set_key(&mut tree, "name", Value::from(name)).map_err(wrap)?;
-    let file = format!("{} (sweep {})", spec.base_file, spec.name);
+    let file = format!("sweep `{}` from {}", spec.name, spec.base_file);
     moescope_config::from_tree(tree, &file, &[]).map_err(wrap)
 }
 
@@ -108,13 +113,21 @@ pub(crate) fn inline(v: &Value) -> String {
     }
 }
 
-fn cell_id(exp: &Experiment, label: &str) -> String {
+/// SHA-256 of the resolved config without its name and output root (which change no number).
+fn config_hash(exp: &Experiment) -> String {
     let mut raw = exp.raw.clone();
     raw.name = String::new();
     raw.output.root = Default::default();
     let canonical = serde_json::to_string(&raw).unwrap_or_default();
-    let digest = Sha256::digest(canonical.as_bytes());
-    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .take(5)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A readable slug of the assignment, then the config hash.
+fn cell_id(hex: &str, label: &str) -> String {
     let slug: String = label
         .chars()
         .map(|c| match c {
@@ -128,7 +141,7 @@ fn cell_id(exp: &Experiment, label: &str) -> String {
         .join("_");
     let slug: String = slug.chars().take(48).collect();
     if slug.is_empty() {
-        hex
+        hex.to_string()
     } else {
         format!("{slug}-{hex}")
     }
@@ -147,6 +160,7 @@ mod tests {
             base: moescope_config::parse_tree(BASE, "base.yaml").unwrap(),
             set: Vec::new(),
             axes: Vec::new(),
+            working_dir: String::new(),
         };
         for a in args {
             s.add_arg(a).unwrap();
@@ -180,8 +194,13 @@ mod tests {
         assert!(e.contains("experts=0") && e.contains("model.experts"), "{e}");
         let e = cells(&spec(&["train.lr=0.001,1.0e-3"])).unwrap_err().to_string();
         assert!(
-            e.contains("cell 1 `lr=0.001`") && e.contains("same config as cell 0"),
+            e.contains("cell 1 (lr=0.001)") && e.contains("same config as cell 0"),
             "{e}"
         );
+        // Values written differently but resolving equal are the same experiment.
+        let e = cells(&spec(&["temperature=1,1.0"])).unwrap_err().to_string();
+        assert!(e.contains("same config"), "{e}");
+        let e = cells(&spec(&["name=a,b"])).unwrap_err().to_string();
+        assert!(e.contains("same config"), "{e}");
     }
 }

@@ -98,6 +98,7 @@ pub fn resume(dir: &SweepDir, opts: &ResumeOptions) -> Result<ResumeReport> {
     let cells = crate::plan::cells(&spec)?;
     let base = dir.read_manifest()?;
     let selected = select(&cells, opts, dir)?;
+    dir.remove_stale_temp()?;
     let mut report = ResumeReport::default();
     let mut known_done = std::collections::BTreeSet::new();
     let mut todo = Vec::new();
@@ -113,6 +114,7 @@ pub fn resume(dir: &SweepDir, opts: &ResumeOptions) -> Result<ResumeReport> {
     }
     dir.write_manifest(&cells, &base, &mut known_done)?;
     let mut pool = Pool::new(dir, opts, todo.len());
+    pool.workdir = Some(PathBuf::from(&spec.working_dir)).filter(|d| d.is_dir());
     let mut queue = todo.into_iter();
     loop {
         while pool.active.len() < opts.workers.max(1) {
@@ -149,14 +151,7 @@ fn shard_lock_name(opts: &ResumeOptions) -> String {
 /// The cells of this shard, in sweep order.
 fn select<'a>(cells: &'a [Cell], opts: &ResumeOptions, dir: &SweepDir) -> Result<Vec<&'a Cell>> {
     let ids: Vec<String> = match &opts.cell_list {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect()
-        }
+        Some(path) => read_cell_list(path)?,
         None => cells.iter().map(|c| c.id.clone()).collect(),
     };
     let mut out = Vec::new();
@@ -171,6 +166,27 @@ fn select<'a>(cells: &'a [Cell], opts: &ResumeOptions, dir: &SweepDir) -> Result
         out.push(cell);
     }
     Ok(out)
+}
+
+/// A frozen cell list: one id per line; blank lines and `#` comments skipped, repeats dropped.
+fn read_cell_list(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot read the cell list (--cells): {e}"),
+    })?;
+    let mut ids: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if !line.is_empty() && !line.starts_with('#') && !ids.iter().any(|i| i == line) {
+            ids.push(line.to_string());
+        }
+    }
+    if ids.is_empty() {
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            message: "the cell list (--cells) names no cells".into(),
+        });
+    }
+    Ok(ids)
 }
 
 /// A running worker.
@@ -188,6 +204,8 @@ struct Pool<'a> {
     multi: MultiProgress,
     main: ProgressBar,
     active: Vec<Active<'a>>,
+    /// Where workers run: the folder the sweep was created from (relative data paths).
+    workdir: Option<PathBuf>,
 }
 
 impl<'a> Pool<'a> {
@@ -207,6 +225,7 @@ impl<'a> Pool<'a> {
             multi,
             main,
             active: Vec::new(),
+            workdir: None,
         }
     }
 
@@ -219,7 +238,11 @@ impl<'a> Pool<'a> {
             .append(true)
             .open(&log_path)
             .map_err(crate::error::io_err(&log_path))?;
-        let child = Command::new(&self.opts.exe)
+        let mut command = Command::new(&self.opts.exe);
+        if let Some(d) = &self.workdir {
+            command.current_dir(d);
+        }
+        let child = command
             .args(["sweep", "cell"])
             .arg(&self.dir.root)
             .arg(&cell.id)
@@ -240,7 +263,9 @@ impl<'a> Pool<'a> {
         let bar = self.multi.add(ProgressBar::new_spinner().with_style(style));
         bar.enable_steady_tick(Duration::from_millis(200));
         bar.set_message(format!("{}: starting", cell.label));
-        tracing::info!(cell = %cell.label, id = %cell.id, pid = child.id(), "cell started");
+        if !self.opts.progress {
+            tracing::info!(cell = %cell.label, id = %cell.id, pid = child.id(), "cell started");
+        }
         self.active.push(Active {
             cell,
             child,
@@ -261,7 +286,7 @@ impl<'a> Pool<'a> {
                 message: format!("lost track of the worker: {e}"),
             })?;
             let Some(status) = status else {
-                let jobs = jobs_finished(&self.dir.root, &a.cell.id, a.child.id());
+                let jobs = self.dir.jobs_in_progress(&a.cell.id).unwrap_or(0);
                 a.bar
                     .set_message(format!("{}: {jobs}/{} jobs", a.cell.label, a.cell.jobs()));
                 i += 1;
@@ -271,13 +296,28 @@ impl<'a> Pool<'a> {
             a.bar.finish_and_clear();
             let outcome = self.outcome(a.cell, status)?;
             let seconds = a.started.elapsed().as_secs_f64();
-            tracing::info!(cell = %a.cell.label, seconds, outcome = ?outcome, "cell finished");
+            self.note(a.cell, seconds, &outcome);
             if outcome != CellOutcome::Busy {
                 self.main.inc(1);
             }
             finished.push((a.cell, outcome));
         }
         Ok(finished)
+    }
+
+    /// One line per finished cell: above the bars on a terminal (log lines would tear them),
+    /// as a log event otherwise.
+    fn note(&self, cell: &Cell, seconds: f64, outcome: &CellOutcome) {
+        let what = match outcome {
+            CellOutcome::Done => "done".to_string(),
+            CellOutcome::Failed(reason) => format!("FAILED: {reason}"),
+            CellOutcome::Busy => "running elsewhere, skipped".to_string(),
+        };
+        if self.opts.progress {
+            self.main.println(format!("{} ({:.0} s): {what}", cell.label, seconds));
+        } else {
+            tracing::info!(cell = %cell.label, id = %cell.id, seconds, "cell {what}");
+        }
     }
 
     /// Reads how a worker ended; a worker that died without a record (a crash, a signal) gets
@@ -304,12 +344,6 @@ impl<'a> Pool<'a> {
             }
         }
     }
-}
-
-/// Jobs recorded so far in a worker's in-progress folder.
-fn jobs_finished(root: &Path, id: &str, pid: u32) -> usize {
-    let manifest = root.join("cells").join(format!(".partial-{id}-{pid}"));
-    moescope_records::Manifest::read(&manifest).map_or(0, |m| m.jobs.len())
 }
 
 #[cfg(test)]

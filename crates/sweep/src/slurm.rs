@@ -45,6 +45,15 @@ pub struct Submission {
 
 /// Freezes the pending (and failed) cells of `dir`, writes the script and submits it.
 pub fn submit(dir: &SweepDir, opts: &SubmitOptions) -> Result<Submission> {
+    if let Some(a) = opts
+        .sbatch_args
+        .iter()
+        .find(|a| a.starts_with("--array") || *a == "-a" || a.starts_with("-a"))
+    {
+        return Err(Error::Scheduler(format!(
+            "`{a}`: moescope sets the array itself (one task per shard); use --tasks and --array-parallel"
+        )));
+    }
     let pending: Vec<String> = crate::status(dir)?
         .into_iter()
         .filter(|(_, s)| matches!(s, CellState::Pending | CellState::Failed { .. }))
@@ -60,28 +69,18 @@ pub fn submit(dir: &SweepDir, opts: &SubmitOptions) -> Result<Submission> {
     let root = std::path::absolute(&dir.root).map_err(io_err(&dir.root))?;
     let (cell_list, stem) = freeze(&root.join("slurm"), &pending)?;
     let script_path = root.join("slurm").join(format!("{stem}.sbatch"));
-    let text = script(&root, &cell_list, &stem, tasks, opts);
+    let workdir = dir.read_spec()?.working_dir;
+    let text = script(&root, &cell_list, &stem, tasks, &workdir, opts);
     moescope_records::write_atomic(&script_path, text.as_bytes())?;
-    let output = Command::new(&opts.sbatch)
-        .arg("--parsable")
-        .args(&opts.sbatch_args)
-        .arg(&script_path)
-        .output()
-        .map_err(|e| Error::Scheduler(format!("cannot run `{}`: {e} (is Slurm installed?)", opts.sbatch)))?;
-    if !output.status.success() {
-        return Err(Error::Scheduler(format!(
-            "`{} {}` failed ({}): {}",
-            opts.sbatch,
-            script_path.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
-    if job_id.is_empty() {
-        return Err(Error::Scheduler(format!("sbatch printed no job id: {stdout:?}")));
-    }
+    let job_id = match run_sbatch(&script_path, opts) {
+        Ok(id) => id,
+        Err(e) => {
+            // Nothing was submitted: leave no script or list that looks like a submission.
+            let _ = std::fs::remove_file(&script_path);
+            let _ = std::fs::remove_file(&cell_list);
+            return Err(e);
+        }
+    };
     let record = serde_json::json!({
         "job_id": job_id, "script": script_path, "cells": cell_list, "tasks": tasks, "count": pending.len(),
     });
@@ -93,6 +92,35 @@ pub fn submit(dir: &SweepDir, opts: &SubmitOptions) -> Result<Submission> {
         tasks,
         cells: pending.len(),
     })
+}
+
+/// Runs `sbatch --parsable [args] script` and returns the job id.
+fn run_sbatch(script: &Path, opts: &SubmitOptions) -> Result<String> {
+    let output = Command::new(&opts.sbatch)
+        .arg("--parsable")
+        .args(&opts.sbatch_args)
+        .arg(script)
+        .output()
+        .map_err(|e| Error::Scheduler(format!("cannot run `{}`: {e} (is Slurm installed?)", opts.sbatch)))?;
+    if !output.status.success() {
+        return Err(Error::Scheduler(format!(
+            "`{} {}` failed ({}): {}",
+            opts.sbatch,
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    // `--parsable` prints `<id>` or `<id>;<cluster>`; take the last word so a wrapper that
+    // prints `Submitted batch job <id>` works too.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let id = stdout
+        .split_whitespace()
+        .last()
+        .and_then(|w| w.split(';').next())
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_string);
+    id.ok_or_else(|| Error::Scheduler(format!("sbatch printed no job id: {stdout:?}")))
 }
 
 /// Writes `submit-<k>.cells` with the first free k (`create_new`, so concurrent submissions
@@ -117,7 +145,7 @@ fn freeze(slurm_dir: &Path, ids: &[String]) -> Result<(PathBuf, String)> {
 }
 
 /// The sbatch script for an array of `tasks` shards over `cell_list`.
-pub fn script(root: &Path, cell_list: &Path, stem: &str, tasks: usize, opts: &SubmitOptions) -> String {
+pub fn script(root: &Path, cell_list: &Path, stem: &str, tasks: usize, workdir: &str, opts: &SubmitOptions) -> String {
     let mut s = String::from("#!/bin/bash\n");
     let name = root
         .file_name()
@@ -126,9 +154,13 @@ pub fn script(root: &Path, cell_list: &Path, stem: &str, tasks: usize, opts: &Su
     let limit = opts.array_parallel.map_or(String::new(), |p| format!("%{p}"));
     let _ = writeln!(s, "#SBATCH --array=0-{}{limit}", tasks - 1);
     let _ = writeln!(s, "#SBATCH --cpus-per-task={}", opts.threads);
-    let _ = writeln!(s, "#SBATCH --output={}/slurm/{stem}-%a.out", root.display());
+    let _ = writeln!(s, "#SBATCH --output=\"{}/slurm/{stem}-%a.out\"", root.display());
     s.push_str("# Written by `moescope slurm submit`. Task i runs shard i of the frozen cell list; a task\n");
     s.push_str("# that is requeued or rerun skips the cells already done.\nset -euo pipefail\n");
+    if !workdir.is_empty() {
+        // Relative data paths in the config are relative to where the sweep was created.
+        let _ = writeln!(s, "cd {}", quote(workdir));
+    }
     let _ = writeln!(
         s,
         "exec {} sweep resume {} --shard \"${{SLURM_ARRAY_TASK_ID}}/{tasks}\" --cells {} --jobs 1 --threads {}",
@@ -185,7 +217,13 @@ mod tests {
             Path::new("/runs/s1-x/slurm/submit-1.cells"),
             "submit-1",
             4,
+            "/home/me/project",
             &opts,
+        );
+        assert!(s.contains("\ncd '/home/me/project'\n"), "{s}");
+        assert!(
+            s.contains("#SBATCH --output=\"/runs/s1-x/slurm/submit-1-%a.out\"\n"),
+            "{s}"
         );
         assert!(s.contains("#SBATCH --array=0-3%2\n"), "{s}");
         assert!(s.contains("#SBATCH --cpus-per-task=3\n"));

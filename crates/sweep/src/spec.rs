@@ -18,6 +18,12 @@ const ALIASES: [(&str, &str); 8] = [
     ("routing", "architectures"),
 ];
 
+/// Keys that cannot be axes: whole sections (use a key inside) and the sweep tables' columns.
+const RESERVED: [&str; 13] = [
+    "model", "task", "train", "probe", "stats", "output", "seed", "expert", "metric", "value", "cell", "state",
+    "verdict",
+];
+
 /// A sweep file as written (`sweep:` at the top level).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +72,10 @@ pub struct SweepSpec {
     pub set: Vec<(String, Value)>,
     /// Axes, in order; cells are their cartesian product.
     pub axes: Vec<Axis>,
+    /// The folder the sweep was created from: relative data paths in the config are relative
+    /// to it, so every worker (and Slurm task) runs there.
+    #[serde(default)]
+    pub working_dir: String,
 }
 
 impl SweepSpec {
@@ -85,8 +95,12 @@ impl SweepSpec {
                 base: tree,
                 set: Vec::new(),
                 axes: Vec::new(),
+                working_dir: String::new(),
             }
         };
+        spec.working_dir = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         for arg in args {
             spec.add_arg(arg)?;
         }
@@ -113,17 +127,69 @@ impl SweepSpec {
             let v: Value = serde_yaml::from_str(piece).map_err(|e| bad(&format!("`{piece}` is not YAML: {e}")))?;
             values.push(v);
         }
-        if values.len() == 1 {
-            self.set.retain(|(k, _)| k != &key);
-            self.set.push((key, values.remove(0)));
-        } else {
-            self.axes.retain(|a| a.keys != [key.clone()]);
-            self.axes.push(Axis {
-                keys: vec![key],
-                points: values.into_iter().map(|v| vec![v]).collect(),
-            });
+        let swept = self.axes.iter().position(|a| a.keys.contains(&key));
+        match (values.len(), swept) {
+            (1, Some(i)) => Err(bad(&format!(
+                "axis {} already sweeps `{key}`; give several values to replace that axis, or drop it from the sweep file",
+                i + 1
+            ))),
+            (1, None) => {
+                self.set.retain(|(k, _)| k != &key);
+                self.set.push((key, values.remove(0)));
+                Ok(())
+            }
+            (_, Some(i)) if self.axes[i].keys.len() > 1 => Err(bad(&format!(
+                "`{key}` moves with {:?} in a zipped axis of the sweep file; change it there",
+                self.axes[i].keys
+            ))),
+            (_, _) => {
+                // A command-line axis replaces a grid axis on the same key.
+                self.axes.retain(|a| a.keys != [key.clone()]);
+                self.set.retain(|(k, _)| k != &key);
+                self.axes.push(Axis {
+                    keys: vec![key],
+                    points: values.into_iter().map(|v| vec![v]).collect(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks that no key is set or swept twice (also as a parent and a child, like `model` and
+    /// `model.experts`), and that no axis is named like a column of the sweep tables.
+    pub fn validate(&self) -> Result<()> {
+        let mut keys: Vec<(&str, &str)> = self.set.iter().map(|(k, _)| (k.as_str(), "set")).collect();
+        keys.extend(
+            self.axes
+                .iter()
+                .flat_map(|a| a.keys.iter().map(|k| (k.as_str(), "an axis"))),
+        );
+        for (i, (a, wa)) in keys.iter().enumerate() {
+            if RESERVED.contains(a) {
+                return Err(self.spec_err(
+                    a,
+                    format!("`{a}` names a whole section or a table column; sweep a key inside it, e.g. `{a}.<key>`"),
+                ));
+            }
+            for (b, wb) in &keys[i + 1..] {
+                let nested = |x: &str, y: &str| y.strip_prefix(x).is_some_and(|r| r.starts_with('.'));
+                if a == b || nested(a, b) || nested(b, a) {
+                    return Err(self.spec_err(
+                        b,
+                        format!("`{b}` ({wb}) overlaps `{a}` ({wa}); a key may be set or swept once"),
+                    ));
+                }
+            }
         }
         Ok(())
+    }
+
+    fn spec_err(&self, key: &str, message: String) -> Error {
+        Error::Spec {
+            file: self.base_file.clone(),
+            key: key.to_string(),
+            message,
+        }
     }
 
     /// Number of cells (the product of the axis lengths; 1 with no axes).
@@ -157,10 +223,20 @@ impl SweepSpec {
 
 fn from_sweep_file(tree: Value, path: &Path) -> Result<SweepSpec> {
     let file = path.display().to_string();
-    let parsed: SweepFile = serde_path_to_error::deserialize(tree).map_err(|e| Error::Spec {
-        file: file.clone(),
-        key: e.path().to_string(),
-        message: e.inner().to_string(),
+    let parsed: SweepFile = serde_path_to_error::deserialize(tree).map_err(|e| {
+        let key = e.path().to_string();
+        let mut message = e
+            .inner()
+            .to_string()
+            .replace("struct RawSweep", "a mapping (name, base, set, grid, zip)");
+        if key == "sweep.zip" {
+            message.push_str("; `zip` is a list of groups, e.g. `zip: [{task.kind: [a, b], task.clusters: [4, 0]}]`");
+        }
+        Error::Spec {
+            file: file.clone(),
+            key,
+            message,
+        }
     })?;
     let raw = parsed.sweep;
     let base_path = path.parent().unwrap_or(Path::new(".")).join(&raw.base);
@@ -188,10 +264,11 @@ fn from_sweep_file(tree: Value, path: &Path) -> Result<SweepSpec> {
     }
     Ok(SweepSpec {
         name,
-        base_file: base_path.display().to_string(),
+        base_file: format!("{file} (base {})", base_path.display()),
         base,
         set,
         axes,
+        working_dir: String::new(),
     })
 }
 
@@ -285,6 +362,7 @@ mod tests {
             base: Value::Null,
             set: Vec::new(),
             axes: Vec::new(),
+            working_dir: String::new(),
         }
     }
 
@@ -308,6 +386,26 @@ mod tests {
         assert_eq!(a[2][0].1, Value::from(4));
         assert!(s.add_arg("experts").is_err());
         assert!(s.add_arg("x=[1,").is_err());
+    }
+
+    #[test]
+    fn a_key_is_set_or_swept_once() {
+        let mut s = spec();
+        s.add_arg("experts=2,4").unwrap();
+        let e = s.add_arg("experts=8").unwrap_err().to_string();
+        assert!(e.contains("already sweeps `model.experts`"), "{e}");
+        // Several values replace the axis.
+        s.add_arg("experts=8,16").unwrap();
+        assert_eq!(s.axes.len(), 1);
+        assert_eq!(s.axes[0].points, vec![vec![Value::from(8)], vec![Value::from(16)]]);
+        s.add_arg("model={experts: 2}").unwrap();
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("`model` names a whole section"), "{e}");
+        let mut s = spec();
+        s.add_arg("model.d=8").unwrap();
+        s.add_arg("model.d.x=1,2").unwrap();
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("overlaps `model.d`"), "{e}");
     }
 
     #[test]
@@ -342,6 +440,21 @@ mod tests {
         std::fs::write(&f, "sweep:\n  base: base.yaml\n  zip:\n    - {a: [1, 2], b: [1]}\n").unwrap();
         let e = SweepSpec::load(&f, &[]).unwrap_err().to_string();
         assert!(e.contains("sweep.zip[0].b") && e.contains("equal lengths"), "{e}");
+        std::fs::write(
+            &f,
+            "sweep:\n  base: base.yaml\n  grid: {experts: [2, 4]}\n  zip: [{experts: [2, 4], lr: [1, 2]}]\n",
+        )
+        .unwrap();
+        let e = SweepSpec::load(&f, &[]).unwrap().validate().unwrap_err().to_string();
+        assert!(
+            e.contains("`model.experts` (an axis) overlaps `model.experts` (an axis)"),
+            "{e}"
+        );
+        let e = SweepSpec::load(&f, &["lr=0.5".into()]).unwrap_err().to_string();
+        assert!(e.contains("already sweeps `train.lr`"), "{e}");
+        std::fs::write(&f, "sweep:\n  base: base.yaml\n  zip: {a: [1]}\n").unwrap();
+        let e = SweepSpec::load(&f, &[]).unwrap_err().to_string();
+        assert!(e.contains("sweep.zip") && e.contains("list of groups"), "{e}");
         std::fs::write(&f, "sweep:\n  base: base.yaml\n  grids: {a: [1]}\n").unwrap();
         let e = SweepSpec::load(&f, &[]).unwrap_err().to_string();
         assert!(e.contains("grids"), "{e}");

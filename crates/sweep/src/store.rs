@@ -116,7 +116,10 @@ impl SweepDir {
                 parent.join(format!("{name}-{stamp}-{i}"))
             };
             match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(SweepDir { root: dir }),
+                Ok(()) => {
+                    File::create_new(dir.join("sweep.yaml")).map_err(io_err(&dir))?;
+                    return Ok(SweepDir { root: absolute(&dir)? });
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(io_err(&dir)(e)),
             }
@@ -124,18 +127,40 @@ impl SweepDir {
         unreachable!("the suffix loop only ends by returning")
     }
 
-    /// Creates the sweep folder at exactly `dir`, which must not hold a sweep yet.
+    /// Creates the sweep folder at exactly `dir`, which must be absent or empty. The folder is
+    /// claimed by creating `sweep.yaml` exclusively, so of two processes creating the same
+    /// folder at once exactly one succeeds.
     pub fn create_at(dir: &Path) -> Result<SweepDir> {
-        if dir.join("sweep.yaml").exists() {
-            return Err(Error::Io {
-                path: dir.to_path_buf(),
-                message: "already holds a sweep (sweep.yaml); resume it with `moescope sweep resume`".into(),
-            });
+        let refuse = |message: &str| Error::Io {
+            path: dir.to_path_buf(),
+            message: message.to_string(),
+        };
+        if dir.exists() && !dir.is_dir() {
+            return Err(refuse("exists and is not a folder; --out needs a new or empty folder"));
         }
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        Ok(SweepDir {
-            root: dir.to_path_buf(),
-        })
+        let dir = absolute(dir)?;
+        let claim = dir.join("sweep.yaml");
+        match File::create_new(&claim) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(refuse(
+                    "already holds a sweep (sweep.yaml); resume it with `moescope sweep resume`",
+                ))
+            }
+            Err(e) => return Err(io_err(&claim)(e)),
+        }
+        let others = std::fs::read_dir(&dir)
+            .map_err(io_err(&dir))?
+            .flatten()
+            .any(|e| e.file_name() != "sweep.yaml");
+        if others {
+            std::fs::remove_file(&claim).map_err(io_err(&claim))?;
+            return Err(refuse(
+                "is not empty; --out needs a new or empty folder so nothing is overwritten",
+            ));
+        }
+        Ok(SweepDir { root: dir })
     }
 
     /// Opens an existing sweep folder.
@@ -146,9 +171,29 @@ impl SweepDir {
                 message: "is not a sweep folder (no sweep.yaml)".into(),
             });
         }
-        Ok(SweepDir {
-            root: dir.to_path_buf(),
-        })
+        Ok(SweepDir { root: absolute(dir)? })
+    }
+
+    /// Removes temporary files (`.<name>.tmp.<pid>`) that a killed process left in the sweep
+    /// folder and in `collected/` (their owner is no longer running).
+    pub fn remove_stale_temp(&self) -> Result<()> {
+        for folder in [self.root.clone(), self.root.join("collected")] {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let pid = name.starts_with('.').then(|| name.rsplit_once(".tmp.")).flatten();
+                let Some(pid) = pid.and_then(|(_, p)| p.parse::<u32>().ok()) else {
+                    continue;
+                };
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let path = entry.path();
+                    std::fs::remove_file(&path).map_err(io_err(&path))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the spec (`sweep.yaml`).
@@ -301,6 +346,17 @@ impl SweepDir {
         })
     }
 
+    /// Jobs finished so far by the attempt running cell `id` (from its in-progress folder's
+    /// manifest), if one is running.
+    pub fn jobs_in_progress(&self, id: &str) -> Option<usize> {
+        let entries = std::fs::read_dir(self.root.join("cells")).ok()?;
+        entries.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let (owner, _pid) = name.strip_prefix(".partial-")?.rsplit_once('-')?;
+            (owner == id).then(|| moescope_records::Manifest::read(&e.path()).map_or(0, |m| m.jobs.len()))
+        })
+    }
+
     /// Deletes in-progress folders of `id` left by processes that died (the caller holds the
     /// cell's lock, so no live process owns them).
     pub fn remove_stale(&self, id: &str) -> Result<()> {
@@ -322,6 +378,10 @@ impl SweepDir {
         }
         Ok(())
     }
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    std::path::absolute(dir).map_err(io_err(dir))
 }
 
 /// The lock a cell's runner holds for as long as it runs.
