@@ -101,17 +101,7 @@ pub fn resume(dir: &SweepDir, opts: &ResumeOptions) -> Result<ResumeReport> {
     dir.remove_stale_temp()?;
     let mut report = ResumeReport::default();
     let mut known_done = std::collections::BTreeSet::new();
-    let mut todo = Vec::new();
-    for cell in selected {
-        if let Some(_l) = dir.try_lock(&cell_lock(&cell.id))? {
-            dir.remove_stale(&cell.id)?;
-        }
-        match dir.state(cell)? {
-            CellState::Done => report.already_done += 1,
-            CellState::Running => report.busy.push(cell.label.clone()),
-            CellState::Pending | CellState::Failed { .. } => todo.push(cell),
-        }
-    }
+    let todo = triage(dir, selected, &mut report)?;
     dir.write_manifest(&cells, &base, &mut known_done)?;
     let mut pool = Pool::new(dir, opts, todo.len());
     pool.workdir = Some(PathBuf::from(&spec.working_dir)).filter(|d| d.is_dir());
@@ -137,6 +127,23 @@ pub fn resume(dir: &SweepDir, opts: &ResumeOptions) -> Result<ResumeReport> {
     pool.main.finish_and_clear();
     dir.write_manifest(&cells, &base, &mut known_done)?;
     Ok(report)
+}
+
+/// Cleans up after dead attempts and sorts the cells: done ones are counted, ones another live
+/// process holds are skipped, the rest (pending, failed) are returned to run.
+fn triage<'a>(dir: &SweepDir, selected: Vec<&'a Cell>, report: &mut ResumeReport) -> Result<Vec<&'a Cell>> {
+    let mut todo = Vec::new();
+    for cell in selected {
+        if let Some(_lock) = dir.try_lock(&cell_lock(&cell.id))? {
+            dir.remove_stale(&cell.id)?;
+        }
+        match dir.state(cell)? {
+            CellState::Done => report.already_done += 1,
+            CellState::Running => report.busy.push(cell.label.clone()),
+            CellState::Pending | CellState::Failed { .. } => todo.push(cell),
+        }
+    }
+    Ok(todo)
 }
 
 fn shard_lock_name(opts: &ResumeOptions) -> String {
