@@ -162,6 +162,31 @@ fn killed_sweep_resumes_to_the_uninterrupted_result() {
     assert_eq!(metrics_of(&killed), metrics_of(&reference));
     let collected = std::fs::read_to_string(killed.join("collected/claims.csv")).unwrap();
     assert_eq!(collected.lines().count(), 1 + 6 * 6, "{collected}");
+    // summary.csv's seed mean equals the mean of the merged per-seed rows (computed here).
+    let csv = |name: &str| -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(killed.join("collected").join(name)).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let first = &cell_entries(&killed).0[0];
+    let seeds: Vec<f64> = csv("metrics.csv")
+        .iter()
+        .filter(|r| &r[0] == first && r[3] == "soft" && r[5].is_empty() && r[6] == "jac_expert.sigma1")
+        .map(|r| r[7].parse().unwrap())
+        .collect();
+    assert_eq!(seeds.len(), 2);
+    let summary = csv("summary.csv");
+    let row = summary
+        .iter()
+        .find(|r| &r[0] == first && r[3] == "soft" && r[4] == "jac_expert.sigma1")
+        .unwrap();
+    let mean: f64 = row[6].parse().unwrap();
+    assert!(
+        (mean - (seeds[0] + seeds[1]) / 2.0).abs() < 1e-12,
+        "{row:?} vs {seeds:?}"
+    );
     let report = std::fs::read_to_string(killed.join("collected/sweep_report.html")).unwrap();
     for part in [
         "Claim map",

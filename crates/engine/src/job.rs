@@ -287,7 +287,7 @@ impl<'a> Probe<'a> {
         // SPEC §9.2 S3 diversity: every expert on every point, whatever the routing.
         let expert_out = match self.is_dense() {
             true => None,
-            false => Some(host_f64(&self.model.ffn(&h)?.expert_out)?), // (n, E, d)
+            false => Some(host_f64(&lj.expert_out)?), // (n, E, d)
         };
         Ok(HostChunk {
             h: host_f64(&h)?,

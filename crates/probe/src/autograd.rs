@@ -136,6 +136,7 @@ pub fn layer_jacobians_autograd(model: &Model, h: &Tensor, chunk: usize) -> Resu
         full,
         gates: g,
         selected: trace.selected,
+        expert_out: trace.expert_out,
         margin,
     })
 }

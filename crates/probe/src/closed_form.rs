@@ -31,6 +31,9 @@ pub struct LayerJacobians {
     pub gates: Tensor,
     /// `(n, E)`: 1.0 where e ∈ S(h) (all ones for soft and dense).
     pub selected: Tensor,
+    /// `(n, E, d)`: E_e(h), every expert's output whatever the routing (from the same FFN pass,
+    /// so callers need not run it again).
+    pub expert_out: Tensor,
     /// `(n,)`: Top-k routing margin s_(k) − s_(k+1), i.e. min selected logit − max unselected
     /// logit; `None` for soft, dense, or k = E (no unselected expert).
     pub margin: Option<Tensor>,
@@ -159,6 +162,7 @@ pub fn layer_jacobians(model: &Model, h: &Tensor) -> Result<LayerJacobians> {
         full,
         gates: g,
         selected: trace.selected,
+        expert_out: trace.expert_out,
         margin,
     })
 }

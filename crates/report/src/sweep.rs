@@ -134,7 +134,7 @@ fn against_entropy(cells: &[SweepCell]) -> Option<Figure> {
             series: models
                 .iter()
                 .filter_map(|m| {
-                    let mut pts: Vec<(f64, f64)> = cells
+                    let pts: Vec<(f64, f64)> = cells
                         .iter()
                         .filter_map(|c| c.run.as_ref())
                         .filter_map(|r| {
@@ -144,15 +144,7 @@ fn against_entropy(cells: &[SweepCell]) -> Option<Figure> {
                             ))
                         })
                         .collect();
-                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    (!pts.is_empty()).then(|| Series {
-                        label: Some(m.clone()),
-                        style: m.clone(),
-                        x: pts.iter().map(|p| p.0).collect(),
-                        y: pts.iter().map(|p| p.1).collect(),
-                        sd: None,
-                        width: 0,
-                    })
+                    scatter(m, pts)
                 })
                 .collect(),
         })
@@ -167,6 +159,19 @@ fn against_entropy(cells: &[SweepCell]) -> Option<Figure> {
         x_label: "mean normalised routing entropy".into(),
         y_label: "seed mean".into(),
         kind: FigureKind::Lines { panels, log_y: false },
+    })
+}
+
+/// One model's points as a scatter series (width 0: markers only), sorted by x; `None` if empty.
+fn scatter(model: &str, mut pts: Vec<(f64, f64)>) -> Option<Series> {
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    (!pts.is_empty()).then(|| Series {
+        label: Some(model.to_string()),
+        style: model.to_string(),
+        x: pts.iter().map(|p| p.0).collect(),
+        y: pts.iter().map(|p| p.1).collect(),
+        sd: None,
+        width: 0,
     })
 }
 
@@ -185,16 +190,8 @@ fn diversity(cells: &[SweepCell]) -> Option<(Figure, f64, usize)> {
                 pts.extend(a.iter().filter_map(|(s, x)| d.get(s).map(|y| (*x, *y))));
             }
             pts.retain(|p| p.0.is_finite() && p.1.is_finite());
-            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             all.extend(pts.iter().copied());
-            (!pts.is_empty()).then(|| Series {
-                label: Some(m.clone()),
-                style: m.clone(),
-                x: pts.iter().map(|p| p.0).collect(),
-                y: pts.iter().map(|p| p.1).collect(),
-                sd: None,
-                width: 0,
-            })
+            scatter(m, pts)
         })
         .collect();
     if all.len() < 3 {

@@ -5,8 +5,7 @@ use crate::plan::inline;
 use crate::store::{CellState, SweepDir};
 use crate::{Error, Result};
 use moescope_records::write_atomic;
-use moescope_report::{RunData, SweepCell};
-use std::fmt::Write;
+use moescope_report::{table1, RunData, SweepCell, Table1Options};
 use std::path::{Path, PathBuf};
 
 /// What [`collect`] wrote.
@@ -56,9 +55,12 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
             claims,
         });
     }
-    write_atomic(&out.join("metrics.csv"), metrics_csv(&cells, &keys).as_bytes())?;
-    write_atomic(&out.join("summary.csv"), summary_csv(&cells, &keys).as_bytes())?;
-    write_atomic(&out.join("claims.csv"), claims_csv(&cells, &keys).as_bytes())?;
+    let columns = ["model", "seed", "expert", "metric", "value"];
+    csv_table(&out.join("metrics.csv"), &keys, &columns, &metrics_rows(&cells, &keys))?;
+    let columns = ["model", "metric", "n", "mean", "sd"];
+    csv_table(&out.join("summary.csv"), &keys, &columns, &summary_rows(&cells, &keys))?;
+    let columns = ["state", "hypothesis", "verdict", "reason"];
+    csv_table(&out.join("claims.csv"), &keys, &columns, &claims_rows(&cells, &keys))?;
     let report = moescope_report::write_sweep_report(&spec.name, &cells, &keys, &out)?;
     Ok(Collected {
         dir: out,
@@ -69,96 +71,102 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
     })
 }
 
-/// A CSV field, quoted when it holds a separator, quote or newline.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// Writes one CSV table (header `cell, <axes…>, <rest…>`) through the csv crate.
+fn csv_table(path: &Path, keys: &[String], rest: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = std::iter::once("cell")
+        .chain(keys.iter().map(String::as_str))
+        .chain(rest.iter().copied());
+    let bad = |e: csv::Error| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    w.write_record(header).map_err(bad)?;
+    for r in rows {
+        w.write_record(r).map_err(bad)?;
     }
+    let bytes = w.into_inner().map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    Ok(write_atomic(path, &bytes)?)
 }
 
-fn header(keys: &[String], rest: &str) -> String {
-    let mut h = String::from("cell");
-    for k in keys {
-        let _ = write!(h, ",{}", field(k));
-    }
-    let _ = writeln!(h, ",{rest}");
-    h
+/// The cell id and its value of every axis key (empty where the cell lacks it).
+fn prefix(c: &SweepCell, keys: &[String]) -> Vec<String> {
+    let value = |k: &String| {
+        c.axes
+            .iter()
+            .find(|(key, _)| key == k)
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    std::iter::once(c.id.clone()).chain(keys.iter().map(value)).collect()
 }
 
-fn prefix(c: &SweepCell, keys: &[String]) -> String {
-    let mut p = field(&c.id);
-    for k in keys {
-        let v = c.axes.iter().find(|(key, _)| key == k).map_or("", |(_, v)| v.as_str());
-        let _ = write!(p, ",{}", field(v));
-    }
-    p
-}
-
-fn metrics_csv(cells: &[SweepCell], keys: &[String]) -> String {
-    let mut s = header(keys, "model,seed,expert,metric,value");
+fn metrics_rows(cells: &[SweepCell], keys: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     for c in cells {
         let Some(run) = &c.run else { continue };
-        let p = prefix(c, keys);
         for r in &run.rows {
+            let mut row = prefix(c, keys);
             let expert = r.expert.map_or(String::new(), |e| e.to_string());
-            let _ = writeln!(
-                s,
-                "{p},{},{},{expert},{},{}",
-                field(&r.model),
-                r.seed,
-                field(&r.metric),
-                r.value
-            );
+            row.extend([
+                r.model.clone(),
+                r.seed.to_string(),
+                expert,
+                r.metric.clone(),
+                r.value.to_string(),
+            ]);
+            out.push(row);
         }
     }
-    s
+    out
 }
 
-fn summary_csv(cells: &[SweepCell], keys: &[String]) -> String {
-    let mut s = header(keys, "model,metric,n,mean,sd");
+/// Seed mean and sd of every model-level metric: each cell's Table 1 (SPEC §11), as its own
+/// report computes it.
+fn summary_rows(cells: &[SweepCell], keys: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     for c in cells {
         let Some(run) = &c.run else { continue };
-        let p = prefix(c, keys);
-        let mut groups: std::collections::BTreeMap<(usize, &str), Vec<f64>> = Default::default();
-        for r in run.rows.iter().filter(|r| r.expert.is_none()) {
-            let order = run.models.iter().position(|m| m == &r.model).unwrap_or(usize::MAX);
-            groups.entry((order, r.metric.as_str())).or_default().push(r.value);
-        }
-        for ((order, metric), v) in groups {
-            let model = run.models.get(order).map_or("?", String::as_str);
-            let n = v.len() as f64;
-            let mean = v.iter().sum::<f64>() / n;
-            let sd = if v.len() > 1 {
-                (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-            } else {
-                f64::NAN
-            };
-            let sd = if sd.is_finite() { sd.to_string() } else { String::new() };
-            let _ = writeln!(s, "{p},{},{},{},{mean},{sd}", field(model), field(metric), v.len());
+        let t = table1(&run.rows, &run.models, &Table1Options { level: 0.95 });
+        for model in &run.models {
+            for metric in &t.metrics {
+                let Some(cell) = t.cell(metric, model) else { continue };
+                let mut row = prefix(c, keys);
+                let sd = cell.sd.map_or(String::new(), |s| s.to_string());
+                row.extend([
+                    model.clone(),
+                    metric.clone(),
+                    cell.n.to_string(),
+                    cell.mean.to_string(),
+                    sd,
+                ]);
+                out.push(row);
+            }
         }
     }
-    s
+    out
 }
 
-fn claims_csv(cells: &[SweepCell], keys: &[String]) -> String {
-    let mut s = header(keys, "state,hypothesis,verdict,reason");
+fn claims_rows(cells: &[SweepCell], keys: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
     for c in cells {
-        let p = prefix(c, keys);
         if c.claims.is_empty() {
-            let _ = writeln!(s, "{p},{},,,", c.state);
+            let mut row = prefix(c, keys);
+            row.extend([c.state.clone(), String::new(), String::new(), String::new()]);
+            out.push(row);
         }
         for cl in &c.claims {
-            let _ = writeln!(
-                s,
-                "{p},{},{},{},{}",
-                c.state,
-                cl.id,
-                cl.verdict.as_str(),
-                field(&cl.reason)
-            );
+            let mut row = prefix(c, keys);
+            row.extend([
+                c.state.clone(),
+                cl.id.to_string(),
+                cl.verdict.as_str().to_string(),
+                cl.reason.clone(),
+            ]);
+            out.push(row);
         }
     }
-    s
+    out
 }
