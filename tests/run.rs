@@ -107,6 +107,13 @@ fn expert_sigma1_is_the_gate_weighted_mean_of_per_point_spectra() {
             "{model} J_F: {got} vs {full_mean}"
         );
     }
+    // The per-point spectra stream to hidden temporary files chunk by chunk; none may be left.
+    let hidden: Vec<_> = std::fs::read_dir(dir.join("spectra"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
 }
 
 #[test]

@@ -12,6 +12,21 @@ mod sweep;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (the C enum's value in both mimalloc v2 and v3, which keep
+/// deprecated entries so the numbering is stable; the Rust bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory in the process instead of returning it to the OS after 10 ms. Every candle
+/// op allocates a fresh buffer (the probe's Jacobian chunks are ~17 MB), so with purging the
+/// same pages were faulted in and zeroed again and again: 44 000 page faults and ~15% of the
+/// CPU time in the kernel's `clear_page` on a one-model run, 480 faults without (BENCHMARKS.md).
+/// Peak memory is unchanged; the process just does not shrink back after a peak.
+fn keep_freed_pages() {
+    // SAFETY: `mi_option_set` only stores the value in mimalloc's option table (options.c);
+    // purge decisions read it from there. No pointers are involved.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 /// The default experiment, used when no config is named.
 const DEFAULT_CONFIG: &str = "configs/paper.yaml";
 
@@ -83,6 +98,7 @@ enum ConfigCommand {
 }
 
 fn main() -> ExitCode {
+    keep_freed_pages();
     // candle's CPU thread pool spins; with one model per thread and jobs in parallel it is
     // fastest single-threaded (shared/notes/candle_cpu.md). Set before any candle call.
     // candle's elementwise ops and gemm also run on rayon's global pool: one thread there too

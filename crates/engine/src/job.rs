@@ -13,8 +13,9 @@ use crate::tensors::{host_f64, SeedTensors};
 use candle_core::{DType, Device, Tensor};
 use moescope_config::{Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, WeightMode};
 use moescope_model::{Model, ModelSpec, TrainOptions, TrainReport};
-use moescope_records::{CurveRow, MetricRow};
+use moescope_records::{CurveRow, MetricRow, NpyStream};
 use moescope_spectral::{diagonal_gmm_responsibilities, GmmOptions, SpectrumOptions};
+use std::path::Path;
 use std::time::Instant;
 
 /// Points per side of the input-plane gate grid written for 2-D inputs.
@@ -27,6 +28,9 @@ pub(crate) struct JobOutput {
     pub arrays: Vec<Array>,
     pub stage_seconds: Vec<(&'static str, f64)>,
     pub model: Model,
+    /// The per-point spectra, streamed to disk during the probe; the run finishes (publishes)
+    /// them with the job's other outputs. Empty with `output.npy: false`.
+    pub streams: Vec<NpyStream>,
 }
 
 /// A failed stage and its message.
@@ -43,12 +47,15 @@ fn fail<E: std::fmt::Display>(stage: &'static str) -> impl Fn(E) -> StageFailure
 }
 
 /// Trains and probes `arch` on `seed`. `on_step(stage, done, total)` reports progress.
+/// `spectra` is where the per-point spectra stream to (`<folder>/<prefix><name>.npy`), or `None`
+/// to not keep them.
 pub(crate) fn run(
     exp: &Experiment,
     arch: &Architecture,
     seed: u64,
     data: &SeedTensors,
     device: &Device,
+    spectra: Option<&Path>,
     on_step: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<JobOutput, StageFailure> {
     let mut stage_seconds = Vec::new();
@@ -73,7 +80,7 @@ pub(crate) fn run(
         })
         .collect();
     let mut probe = Probe::new(exp, arch, seed, &model, &data.x_probe).map_err(fail("probe"))?;
-    let arrays = probe.run(&mut rows, on_step)?;
+    let (arrays, streams) = probe.run(&mut rows, spectra, on_step)?;
     probe.ensemble(&mut rows, data)?;
     if let Some(seconds) = probe.robustness(&mut rows, data, on_step)? {
         stage_seconds.push(("robustness", seconds));
@@ -86,6 +93,7 @@ pub(crate) fn run(
         arrays,
         stage_seconds,
         model,
+        streams,
     })
 }
 
@@ -148,12 +156,17 @@ impl<'a> Probe<'a> {
     fn run(
         &mut self,
         rows: &mut Rows,
+        spectra: Option<&Path>,
         on_step: &mut dyn FnMut(&str, usize, usize),
-    ) -> Result<Vec<Array>, StageFailure> {
+    ) -> Result<(Vec<Array>, Vec<NpyStream>), StageFailure> {
         // The model's d, not the config's: without an encoder, d = d_in.
         let (n, d) = (self.x.dim(0).map_err(fail("probe"))?, self.model.spec().d);
         let experts = self.arch.experts;
-        let mut state = ProbeState::new(experts, d, self.is_dense().then_some(self.exp.model.experts));
+        let groups = self.is_dense().then_some(self.exp.model.experts);
+        let mut state = ProbeState::new(experts, d, groups);
+        if let Some(prefix) = spectra {
+            state.sinks = Sinks::create(prefix, n, experts, d, groups).map_err(fail("probe"))?;
+        }
         let chunk = self.exp.probe.chunk;
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
@@ -162,10 +175,11 @@ impl<'a> Probe<'a> {
             on_step("probe", start + len, n);
         }
         let t = Instant::now();
+        let streams = std::mem::take(&mut state.sinks).into_streams();
         let mut arrays = self.finish(state, rows).map_err(fail("spectral"))?;
         self.spectral_seconds += t.elapsed().as_secs_f64();
         arrays.extend(self.gate_grid().map_err(fail("probe"))?);
-        Ok(arrays)
+        Ok((arrays, streams))
     }
 
     /// For 2-D inputs and routed models, the gates on a `GATE_GRID`² grid over the probe inputs'
@@ -259,6 +273,7 @@ impl<'a> Probe<'a> {
         let t = Instant::now();
         st.add(host, &self.spectrum, self.exp.probe.avg_weight, self.dims())
             .map_err(fail("spectral"))?;
+        st.spill().map_err(fail("spectral"))?;
         self.spectral_seconds += t.elapsed().as_secs_f64();
         Ok(())
     }
@@ -417,6 +432,36 @@ struct HostChunk {
     expert_out: Option<Vec<f64>>,
 }
 
+/// The per-point spectra files of one job: `<prefix>jac_expert_sv.npy` (n, E, d),
+/// `<prefix>jac_full_sv.npy` (n, d) and, for dense, `<prefix>jac_group_sv.npy` (n, G, d).
+#[derive(Default)]
+struct Sinks {
+    expert: Option<NpyStream>,
+    full: Option<NpyStream>,
+    groups: Option<NpyStream>,
+}
+
+impl Sinks {
+    fn create(prefix: &Path, n: usize, e: usize, d: usize, groups: Option<usize>) -> moescope_records::Result<Sinks> {
+        let file = |name: &str| {
+            let mut p = prefix.as_os_str().to_owned();
+            p.push(format!("{name}.npy"));
+            std::path::PathBuf::from(p)
+        };
+        Ok(Sinks {
+            expert: Some(NpyStream::create(&file("jac_expert_sv"), &[n, e, d])?),
+            full: Some(NpyStream::create(&file("jac_full_sv"), &[n, d])?),
+            groups: groups
+                .map(|g| NpyStream::create(&file("jac_group_sv"), &[n, g, d]))
+                .transpose()?,
+        })
+    }
+
+    fn into_streams(self) -> Vec<NpyStream> {
+        [self.expert, self.full, self.groups].into_iter().flatten().collect()
+    }
+}
+
 /// Accumulators over all chunks of the probe set.
 struct ProbeState {
     expert: ExpertJacobians,
@@ -428,6 +473,10 @@ struct ProbeState {
     gates: Vec<f64>,
     margin: Option<Vec<f64>>,
     diversity: Diversity,
+    /// Where the per-point spectra go after each chunk (so they never pile up in memory).
+    sinks: Sinks,
+    /// Probe points seen so far.
+    points: usize,
 }
 
 impl ProbeState {
@@ -442,7 +491,27 @@ impl ProbeState {
             gates: Vec::new(),
             margin: None,
             diversity: Diversity::default(),
+            sinks: Sinks::default(),
+            points: 0,
         }
+    }
+
+    /// Moves this chunk's per-point spectra to their streams (or drops them without streams).
+    fn spill(&mut self) -> moescope_records::Result<()> {
+        let groups = self.groups.as_mut().map(|g| &mut g.per_point);
+        let pairs = [
+            (self.sinks.expert.as_mut(), Some(&mut self.expert.per_point)),
+            (self.sinks.full.as_mut(), Some(&mut self.full_sv)),
+            (self.sinks.groups.as_mut(), groups),
+        ];
+        for (sink, buf) in pairs {
+            let Some(buf) = buf else { continue };
+            if let Some(sink) = sink {
+                sink.append(buf)?;
+            }
+            buf.clear();
+        }
+        Ok(())
     }
 
     fn add(
@@ -475,6 +544,7 @@ impl ProbeState {
         if let Some(out) = &c.expert_out {
             self.diversity.add(out, self.expert.experts.len(), d);
         }
+        self.points += c.h.len() / d;
         self.h.extend_from_slice(&c.h);
         self.gates.extend_from_slice(&c.gates);
         if let Some(m) = c.margin {
@@ -485,7 +555,7 @@ impl ProbeState {
 
     /// Function-geometry rows and per-point spectra arrays.
     fn emit_function(&self, rows: &mut Rows, dense: bool) -> Vec<Array> {
-        let (e_count, d) = (self.expert.experts.len(), self.expert.d);
+        let e_count = self.expert.experts.len();
         for (e, acc) in self.expert.experts.iter().enumerate() {
             if !dense {
                 acc.emit(rows, "jac_expert", Some(e));
@@ -499,35 +569,16 @@ impl ProbeState {
             rows.push(None, "align.a2_mean_abs", self.expert.a2_mean_abs());
             rows.push(None, "ensemble.diversity", self.diversity.value());
         }
-        let n = self.h.len() / d;
-        let mut arrays = vec![
-            Array {
-                name: "jac_expert_sv".into(),
-                shape: vec![n, e_count, d],
-                data: self.expert.per_point.clone(),
-            },
-            Array {
-                name: "jac_full_sv".into(),
-                shape: vec![n, d],
-                data: self.full_sv.clone(),
-            },
-            Array {
-                name: "gates".into(),
-                shape: vec![n, e_count],
-                data: self.gates.clone(),
-            },
-        ];
+        let arrays = vec![Array {
+            name: "gates".into(),
+            shape: vec![self.points, e_count],
+            data: self.gates.clone(),
+        }];
         if let Some(g) = &self.groups {
             for (e, acc) in g.experts.iter().enumerate() {
                 acc.emit(rows, "jac_group", Some(e));
             }
             g.pooled.emit(rows, "jac_group", None);
-            let k = g.experts.len();
-            arrays.push(Array {
-                name: "jac_group_sv".into(),
-                shape: vec![n, k, d],
-                data: g.per_point.clone(),
-            });
         }
         arrays
     }
@@ -559,8 +610,16 @@ mod tests {
         let exp = moescope_config::from_str(&yaml, "tiny.yaml", &[]).unwrap();
         let splits = moescope_data::build(&exp.task, 0).unwrap();
         let data = SeedTensors::new(&splits, &Device::Cpu).unwrap();
-        let out = run(&exp, &exp.architectures[0], 0, &data, &Device::Cpu, &mut |_, _, _| {})
-            .unwrap_or_else(|f| panic!("{}: {}", f.stage, f.message));
+        let out = run(
+            &exp,
+            &exp.architectures[0],
+            0,
+            &data,
+            &Device::Cpu,
+            None,
+            &mut |_, _, _| {},
+        )
+        .unwrap_or_else(|f| panic!("{}: {}", f.stage, f.message));
         assert!(out.stage_seconds.iter().any(|(s, _)| *s == "robustness"));
         out.rows
             .iter()

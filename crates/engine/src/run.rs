@@ -133,9 +133,21 @@ fn worker(
         let Some(&(a, s)) = plan.get(i) else { break };
         let (arch, seed) = (&exp.architectures[a], exp.seeds[s]);
         let t = Instant::now();
-        let result = job::run(exp, arch, seed, &data[s], device, &mut |stage, done, total| {
-            bar.set_message(format!("{} seed {seed}: {stage} {done}/{total}", arch.name));
-        });
+        let spectra = exp
+            .output
+            .npy
+            .then(|| dir.join("spectra").join(format!("{}_s{seed}_", arch.name)));
+        let result = job::run(
+            exp,
+            arch,
+            seed,
+            &data[s],
+            device,
+            spectra.as_deref(),
+            &mut |stage, done, total| {
+                bar.set_message(format!("{} seed {seed}: {stage} {done}/{total}", arch.name));
+            },
+        );
         let seconds = t.elapsed().as_secs_f64();
         if let Err(f) = &result {
             tracing::error!(model = %arch.name, seed, stage = f.stage, "{}", f.message);
@@ -214,6 +226,9 @@ impl Collected {
         if self.manifest.config["output"]["checkpoints"].as_bool().unwrap_or(true) {
             let path = dir.join("checkpoints").join(format!("{model}_s{seed}.safetensors"));
             save_checkpoint(&out.model, &path)?;
+        }
+        for stream in out.streams {
+            stream.finish()?;
         }
         if self.manifest.config["output"]["npy"].as_bool().unwrap_or(true) {
             for a in &out.arrays {

@@ -155,7 +155,10 @@ impl ExpertJacobians {
     ) -> moescope_spectral::Result<()> {
         let (d, e_count) = (self.d, self.experts.len());
         let n = weights.len() / e_count;
+        // ‖J_e‖_F at the current point (from its singular values), 0 where not routed.
+        let mut norms = vec![0.0; e_count];
         for i in 0..n {
+            norms.fill(0.0);
             for e in 0..e_count {
                 let w = weights[i * e_count + e];
                 let j = &jac[(i * e_count + e) * d * d..][..d * d];
@@ -164,6 +167,7 @@ impl ExpertJacobians {
                     continue;
                 }
                 let (sv, m) = spectrum(j, d, d, opts)?;
+                norms[e] = m.frobenius;
                 self.experts[e].add(&m, w);
                 self.pooled.add(&m, w);
                 let g = gates[i * e_count + e];
@@ -178,24 +182,35 @@ impl ExpertJacobians {
             self.add_pointwise_alignment(
                 &jac[i * e_count * d * d..][..e_count * d * d],
                 &gates[i * e_count..][..e_count],
-                &selected[i * e_count..][..e_count],
+                &norms,
             );
         }
         Ok(())
     }
 
-    fn add_pointwise_alignment(&mut self, jac: &[f64], gates: &[f64], selected: &[f64]) {
+    /// A2 over the co-active pairs of one point: `jac` E × d × d, `norms` ‖J_e‖_F (0 where
+    /// e is not routed or J_e = 0; such pairs are skipped, as SPEC §7 leaves the cosine
+    /// undefined). The norms come from the singular values already computed, so each pair
+    /// costs one dot product (E(E−1)/2 per point, the hot loop at large E).
+    fn add_pointwise_alignment(&mut self, jac: &[f64], gates: &[f64], norms: &[f64]) {
         let dd = self.d * self.d;
         for e in 0..gates.len() {
             for f in e + 1..gates.len() {
-                if selected[e] == 0.0 || selected[f] == 0.0 {
+                if norms[e] == 0.0 || norms[f] == 0.0 {
                     continue;
                 }
-                let w = gates[e] * gates[f];
-                if let Ok(c) = moescope_spectral::frobenius_cosine(&jac[e * dd..][..dd], &jac[f * dd..][..dd]) {
-                    self.a2.0 += w * c.abs();
-                    self.a2.1 += w;
+                let (je, jf) = (&jac[e * dd..][..dd], &jac[f * dd..][..dd]);
+                let mut c = frobenius_dot(je, jf) / (norms[e] * norms[f]);
+                if !c.is_finite() {
+                    // Overflow in the plain dot (entries near 1e154): the scaled version.
+                    let Ok(safe) = moescope_spectral::frobenius_cosine(je, jf) else {
+                        continue;
+                    };
+                    c = safe;
                 }
+                let w = gates[e] * gates[f];
+                self.a2.0 += w * c.clamp(-1.0, 1.0).abs();
+                self.a2.1 += w;
             }
         }
     }
@@ -210,6 +225,20 @@ impl ExpertJacobians {
         let dd = self.d * self.d;
         (self.mass[e] > 0.0).then(|| self.jbar_sum[e * dd..][..dd].iter().map(|x| x / self.mass[e]).collect())
     }
+}
+
+/// Σ a_k b_k with four independent accumulators, so the loop vectorises (a single running sum
+/// is a serial dependency chain).
+fn frobenius_dot(a: &[f64], b: &[f64]) -> f64 {
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    let mut acc = [0.0; 4];
+    for (x, y) in ca.zip(cb) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Metrics of g·J from those of J: singular values scale by g, ratios do not change.
@@ -248,6 +277,31 @@ mod tests {
         // σ1 is defined at the dead point (0): weighted mean (1·2 + 3·0) / 4.
         assert!((get("j.sigma1").unwrap() - 0.5).abs() < 1e-12);
         assert!(rows.rows.iter().all(|r| r.value.is_finite()));
+    }
+
+    /// A2 by hand: J0 = I, J1 = −e1e1ᵀ, J2 = e1e2ᵀ (d = 2) give |cos| = 1/√2, 0, 0 for the pairs
+    /// (0,1), (0,2), (1,2), weighted by g_e g_f; an unrouted expert drops out of every pair.
+    #[test]
+    fn pointwise_alignment_by_hand() {
+        let jac = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+        let gates = [0.5, 0.3, 0.2];
+        let opts = SpectrumOptions { decay_q: 1 };
+        let mut all = ExpertJacobians::new(3, 2);
+        all.add_chunk(&jac, &gates, &gates, &[1.0, 1.0, 1.0], &opts).unwrap();
+        let want = 0.15 * 0.5f64.sqrt() / (0.15 + 0.1 + 0.06);
+        assert!((all.a2_mean_abs() - want).abs() < 1e-15, "{}", all.a2_mean_abs());
+        let mut two = ExpertJacobians::new(3, 2);
+        two.add_chunk(&jac, &gates, &gates, &[1.0, 1.0, 0.0], &opts).unwrap();
+        assert!((two.a2_mean_abs() - 0.5f64.sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn frobenius_dot_of_odd_lengths() {
+        for n in [0usize, 1, 3, 4, 7, 1024] {
+            let a: Vec<f64> = (1..=n).map(|k| k as f64).collect();
+            let want = (n * (n + 1) * (2 * n + 1) / 6) as f64; // Σ k²
+            assert_eq!(frobenius_dot(&a, &a), want, "n = {n}");
+        }
     }
 
     #[test]

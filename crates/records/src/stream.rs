@@ -1,0 +1,184 @@
+//! [`NpyStream`]: a `.npy` file written a block of rows at a time, so a probe of any size keeps
+//! only one chunk of its per-point arrays in memory.
+
+use crate::error::io_err;
+use crate::{Error, Result};
+use npyz::WriterBuilder;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+/// A C-order f64 `.npy` file of known shape, filled row block by row block.
+///
+/// The data goes to a hidden temporary file next to `path`; [`NpyStream::finish`] checks that
+/// every row arrived, fsyncs and renames it into place, so readers never see a partial array.
+/// Dropping an unfinished stream removes the temporary file.
+pub struct NpyStream {
+    path: PathBuf,
+    tmp: PathBuf,
+    /// The open temporary file, kept for the final fsync (the writer owns a clone of it).
+    file: File,
+    writer: Option<npyz::NpyWriter<f64, BufWriter<File>>>,
+    shape: Vec<usize>,
+    row_len: usize,
+    rows_written: usize,
+}
+
+impl NpyStream {
+    /// Starts `path` with `shape` (the first axis counts rows); writes the header now.
+    pub fn create(path: &Path, shape: &[usize]) -> Result<NpyStream> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.partial.{}", std::process::id()));
+        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let clone = file.try_clone().map_err(io_err(&tmp))?;
+        let shape_u64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
+        let writer = npyz::WriteOptions::<f64>::new()
+            .default_dtype()
+            .shape(&shape_u64)
+            .writer(BufWriter::new(clone))
+            .begin_nd()
+            .map_err(io_err(&tmp))?;
+        Ok(NpyStream {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+            writer: Some(writer),
+            shape: shape.to_vec(),
+            row_len: shape.iter().skip(1).product(),
+            rows_written: 0,
+        })
+    }
+
+    /// Appends whole rows (`data.len()` a multiple of the row length, C order). Non-finite
+    /// values and rows beyond the declared shape are errors naming the file.
+    pub fn append(&mut self, data: &[f64]) -> Result<()> {
+        let rows = data.len().checked_div(self.row_len).unwrap_or(0);
+        if rows * self.row_len != data.len() || self.rows_written + rows > self.shape.first().copied().unwrap_or(0) {
+            return Err(self.shape_error(self.rows_written * self.row_len + data.len()));
+        }
+        if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Parse {
+                path: self.path.clone(),
+                line: 0,
+                message: format!(
+                    "refusing to write non-finite value {} at flat index {}",
+                    data[i],
+                    self.rows_written * self.row_len + i
+                ),
+            });
+        }
+        // Always present: only `finish` (which consumes the stream) and Drop take it.
+        if let Some(writer) = self.writer.as_mut() {
+            writer.extend(data.iter().copied()).map_err(io_err(&self.tmp))?;
+        }
+        self.rows_written += rows;
+        Ok(())
+    }
+
+    /// Checks the row count, then flushes, fsyncs and renames the file into place.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        if Some(&self.rows_written) != self.shape.first() {
+            return Err(self.shape_error(self.rows_written * self.row_len));
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.finish().map_err(io_err(&self.tmp))?;
+        }
+        self.file.sync_all().map_err(io_err(&self.tmp))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+        self.tmp = PathBuf::new(); // nothing left for Drop to remove
+        Ok(self.path.clone())
+    }
+
+    fn shape_error(&self, got: usize) -> Error {
+        Error::Shape {
+            path: self.path.clone(),
+            shape: self.shape.clone(),
+            expected: self.shape.iter().product(),
+            got,
+        }
+    }
+}
+
+impl Drop for NpyStream {
+    fn drop(&mut self) {
+        // Unfinished: the writer's own drop pads nothing (its shape check fails); remove the file.
+        drop(self.writer.take());
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+impl std::fmt::Debug for NpyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyStream")
+            .field("path", &self.path)
+            .field("shape", &self.shape)
+            .field("rows_written", &self.rows_written)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_npy;
+
+    #[test]
+    fn rows_in_blocks_read_back_as_one_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        let mut s = NpyStream::create(&path, &[5, 2, 3]).unwrap();
+        let all: Vec<f64> = (0..30).map(|i| i as f64 * 0.5 - 3.0).collect();
+        s.append(&all[..12]).unwrap(); // rows 0–1
+        assert!(!path.exists(), "visible before finish");
+        s.append(&all[12..18]).unwrap(); // row 2
+        s.append(&all[18..]).unwrap(); // rows 3–4
+        assert_eq!(s.finish().unwrap(), path);
+        let back = read_npy(&path).unwrap();
+        assert_eq!((back.shape, back.data), (vec![5, 2, 3], all));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left");
+    }
+
+    #[test]
+    fn short_extra_partial_and_non_finite_rows_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.npy");
+        let mut s = NpyStream::create(&path, &[2, 2]).unwrap();
+        let err = s.append(&[1.0, 2.0, 3.0]).unwrap_err().to_string(); // not whole rows
+        assert!(err.contains("b.npy") && err.contains("[2, 2]"), "{err}");
+        let err = s.append(&[1.0, f64::NAN]).unwrap_err().to_string();
+        assert!(err.contains("non-finite") && err.contains("index 1"), "{err}");
+        s.append(&[1.0, 2.0]).unwrap();
+        assert!(s.append(&[1.0, 2.0, 3.0, 4.0]).is_err(), "rows beyond the shape");
+        let err = s.finish().unwrap_err().to_string(); // one row of two
+        assert!(err.contains("needs 4 values, got 2"), "{err}");
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left");
+    }
+
+    #[test]
+    fn dropping_an_unfinished_stream_removes_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = NpyStream::create(&dir.path().join("c.npy"), &[3, 1]).unwrap();
+        s.append(&[1.0]).unwrap();
+        drop(s);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
