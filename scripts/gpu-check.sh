@@ -5,7 +5,8 @@
 #   2. run the workspace test suite with the `cuda` feature (device tests run on CPU and cuda:0);
 #   3. run configs/paper.yaml on cuda:0 and on cpu and compare metrics.csv
 #      (scripts/compare-metrics.py: |gpu - cpu| <= ATOL + RTOL·|cpu| on >= 95 % of rows);
-#   4. time a GPU sweep: the paper config with SEEDS seeds for E in EXPERTS, printing
+#   4. time a GPU sweep: the paper config with SEEDS seeds for E in EXPERTS, the seeds of each
+#      architecture trained as one batched graph (train.stack=STACK), printing
 #      E, wall seconds, models/s (models = architectures × seeds actually written).
 #
 # Usage: scripts/gpu-check.sh [--bin PATH] [--tests FILE] [--out DIR] [--skip-tests]
@@ -16,7 +17,7 @@
 #                  writes target/cuda/release/cuda-test-binaries.txt); without it and with --bin,
 #                  the tests are skipped unless cargo is available
 #   --out DIR      where run folders and logs go (default gpu-check-<UTC time>)
-# Env: SEEDS (100), EXPERTS ("2 4 8 16"), RTOL (0.10), ATOL (0.05), DEVICE (cuda:0),
+# Env: SEEDS (100), STACK (seeds per batched training graph; default SEEDS), EXPERTS ("2 4 8 16"), RTOL (0.10), ATOL (0.05), DEVICE (cuda:0),
 #      CONFIG (configs/paper.yaml; a smaller config for a smoke test),
 #      CUDA_COMPUTE_CAP (default: asked from nvidia-smi), PY (python with torch's CUDA 13 wheels,
 #      searched for libcudart/libcublas/libcusolver if the loader cannot find them).
@@ -43,6 +44,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 seeds="${SEEDS:-100}"
+stack="${STACK:-$seeds}"
 experts="${EXPERTS:-2 4 8 16}"
 rtol="${RTOL:-0.10}"
 atol="${ATOL:-0.05}"
@@ -157,20 +159,20 @@ if [ "$skip_sweep" = 1 ]; then
   note "SKIP sweep (--skip-sweep)"
 else
   table="$out/sweep-timing.tsv"
-  printf 'E\tseeds\tmodels\twall_s\tmodels_per_s\n' > "$table"
+  printf 'E\tseeds\tstack\tmodels\twall_s\tmodels_per_s\n' > "$table"
   for e in $experts; do
     dir="$out/sweep-E$e"
     t0=$(now)
     rc=0
-    run "$dir" "$device" "seeds=$seeds" "model.experts=$e" || rc=$?
+    run "$dir" "$device" "seeds=$seeds" "train.stack=$stack" "model.experts=$e" || rc=$?
     wall=$(elapsed "$t0")
     models=0
     if [ -f "$dir/metrics.csv" ]; then
       models=$(awk -F, 'NR > 1 { seen[$1 "," $2] = 1 } END { print length(seen) }' "$dir/metrics.csv")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$e" "$seeds" "$models" "$wall" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$e" "$seeds" "$stack" "$models" "$wall" \
       "$(awk -v m="$models" -v w="$wall" 'BEGIN { printf "%.2f", (w > 0 ? m / w : 0) }')" >> "$table"
-    record "sweep E=$e seeds=$seeds" "$rc"
+    record "sweep E=$e seeds=$seeds stack=$stack" "$rc"
   done
   echo
   column -t "$table" 2> /dev/null || cat "$table"

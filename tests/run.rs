@@ -182,3 +182,26 @@ fn no_encoder_and_unbiased_covariance_run_cleanly() {
     assert_eq!(shape, vec![64, 4], "d = d_in = 4");
     assert!(metric(&dir, "top1", 0, "rep.under_supported").is_some());
 }
+
+/// `train.stack: 3` trains the three seeds of each architecture as one batched graph; the run
+/// must give what one model at a time gives (f32 rounding apart) for every model and seed.
+#[test]
+fn stacked_seeds_match_one_at_a_time() {
+    let (_a, single) = tiny_run(&[]);
+    let (_b, stacked) = tiny_run(&["train.stack=3"]);
+    for model in ["dense", "top1", "top2", "soft"] {
+        for seed in 0..3 {
+            for name in ["fit.val_loss", "fit.train_loss", "jac_full.sigma1", "rep_global.erank"] {
+                let (a, b) = (
+                    metric(&single, model, seed, name).unwrap(),
+                    metric(&stacked, model, seed, name).unwrap(),
+                );
+                assert!((a - b).abs() <= 1e-4 * a.abs(), "{model} s{seed} {name}: {a} vs {b}");
+            }
+        }
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stacked.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["config"]["train"]["stack"], 3);
+    assert_eq!(m["jobs"].as_array().unwrap().len(), 12);
+}

@@ -190,6 +190,11 @@ pub struct TrainConfig {
     /// Stop when the validation loss has not improved for this many steps (0 = never).
     #[serde(default)]
     pub patience: usize,
+    /// Seeds of one architecture trained together as one batched graph (a leading model axis);
+    /// 1 = one model at a time. Same numbers either way (within f32 rounding). On a GPU, where
+    /// one small model cannot fill the device, set it to the number of seeds.
+    #[serde(default = "one")]
+    pub stack: usize,
 }
 
 /// SPEC §4–§7 probe options.

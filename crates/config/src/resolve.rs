@@ -296,6 +296,9 @@ fn check_train(raw: &RawConfig, bad: &Bad) -> Result<()> {
     if t.eval_every == 0 {
         return Err(bad("train.eval_every", "a positive number of steps", "0".into()));
     }
+    if t.stack == 0 {
+        return Err(bad("train.stack", "at least 1 seed per stacked group", "0".into()));
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::geometry::{alignment, routing, Array, Rows};
 use crate::tensors::{host_f64, SeedTensors};
 use candle_core::{DType, Device, Tensor};
 use moescope_config::{Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, WeightMode};
-use moescope_model::{Model, ModelSpec, TrainOptions, TrainReport};
+use moescope_model::{Model, ModelSpec, StackedRun, TrainOptions, TrainReport};
 use moescope_records::{CurveRow, MetricRow, NpyStream};
 use moescope_spectral::{diagonal_gmm_responsibilities, GmmOptions, SpectrumOptions};
 use std::path::Path;
@@ -34,6 +34,7 @@ pub(crate) struct JobOutput {
 }
 
 /// A failed stage and its message.
+#[derive(Clone)]
 pub(crate) struct StageFailure {
     pub stage: &'static str,
     pub message: String,
@@ -46,9 +47,74 @@ fn fail<E: std::fmt::Display>(stage: &'static str) -> impl Fn(E) -> StageFailure
     }
 }
 
-/// Trains and probes `arch` on `seed`. `on_step(stage, done, total)` reports progress.
-/// `spectra` is where the per-point spectra stream to (`<folder>/<prefix><name>.npy`), or `None`
-/// to not keep them.
+/// A model trained on one seed, ready for its probe.
+pub(crate) struct Trained {
+    pub model: Model,
+    pub report: TrainReport,
+    pub seconds: f64,
+}
+
+/// Trains `arch` on each of `seeds` (with its data): one model at a time for a single seed, else
+/// all of them as one batched graph (`train.stack`). One result per seed, in order; a seed that
+/// fails does not fail the others. Each seed is charged an equal share of a group's time.
+pub(crate) fn train_group(
+    exp: &Experiment,
+    arch: &Architecture,
+    seeds: &[(u64, &SeedTensors)],
+    device: &Device,
+    on_step: &mut dyn FnMut(&str, usize, usize),
+) -> Vec<Result<Trained, StageFailure>> {
+    let t0 = Instant::now();
+    let opts = TrainOptions::from(&exp.train);
+    let models: Result<Vec<Model>, StageFailure> = seeds
+        .iter()
+        .map(|&(seed, data)| {
+            let spec = ModelSpec::new(&exp.model, arch, data.d_in, data.d_out).map_err(fail("train"))?;
+            Model::new(spec, seed, device).map_err(fail("train"))
+        })
+        .collect();
+    let mut models = match models {
+        Ok(m) => m,
+        Err(f) => return seeds.iter().map(|_| Err(f.clone())).collect(),
+    };
+    let mut progress = |s, n| on_step("train", s, n);
+    let reports: Vec<moescope_model::Result<TrainReport>> = match models.as_mut_slice() {
+        [model] => vec![moescope_model::train(
+            model,
+            &seeds[0].1.train,
+            &opts,
+            seeds[0].0,
+            &mut progress,
+        )],
+        many => {
+            let mut runs: Vec<StackedRun> = many
+                .iter_mut()
+                .zip(seeds)
+                .map(|(model, &(seed, data))| StackedRun {
+                    model,
+                    data: &data.train,
+                    seed,
+                })
+                .collect();
+            match moescope_model::train_stacked(&mut runs, &opts, &mut progress) {
+                Ok(reports) => reports,
+                Err(e) => return seeds.iter().map(|_| Err(fail("train")(&e))).collect(),
+            }
+        }
+    };
+    let seconds = t0.elapsed().as_secs_f64() / seeds.len() as f64;
+    models
+        .into_iter()
+        .zip(reports)
+        .map(|(model, report)| {
+            let report = report.map_err(fail("train"))?;
+            Ok(Trained { model, report, seconds })
+        })
+        .collect()
+}
+
+/// Trains and probes `arch` on `seed` (one model at a time).
+#[cfg(test)]
 pub(crate) fn run(
     exp: &Experiment,
     arch: &Architecture,
@@ -58,14 +124,24 @@ pub(crate) fn run(
     spectra: Option<&Path>,
     on_step: &mut dyn FnMut(&str, usize, usize),
 ) -> Result<JobOutput, StageFailure> {
-    let mut stage_seconds = Vec::new();
-    let t0 = Instant::now();
-    let spec = ModelSpec::new(&exp.model, arch, data.d_in, data.d_out).map_err(fail("train"))?;
-    let mut model = Model::new(spec, seed, device).map_err(fail("train"))?;
-    let opts = TrainOptions::from(&exp.train);
-    let report = moescope_model::train(&mut model, &data.train, &opts, seed, &mut |s, n| on_step("train", s, n))
-        .map_err(fail("train"))?;
-    stage_seconds.push(("train", t0.elapsed().as_secs_f64()));
+    let trained = train_group(exp, arch, &[(seed, data)], device, on_step).remove(0)?;
+    probe(exp, arch, seed, trained, data, spectra, on_step)
+}
+
+/// Probes a trained model of `arch` on `seed`. `spectra` is where the per-point spectra stream
+/// to (`<folder>/<prefix><name>.npy`), or `None` to not keep them. `on_step(stage, done, total)`
+/// reports progress.
+pub(crate) fn probe(
+    exp: &Experiment,
+    arch: &Architecture,
+    seed: u64,
+    trained: Trained,
+    data: &SeedTensors,
+    spectra: Option<&Path>,
+    on_step: &mut dyn FnMut(&str, usize, usize),
+) -> Result<JobOutput, StageFailure> {
+    let Trained { model, report, seconds } = trained;
+    let mut stage_seconds = vec![("train", seconds)];
     let mut rows = Rows::new(&arch.name, seed);
     fit_rows(&mut rows, &report, &model, arch, model.spec().d);
     let curve = report

@@ -73,14 +73,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     manifest.write(&dir)?;
     tracing::info!(dir = %dir.display(), device = %exp.device, "run started");
 
-    let plan: Vec<(usize, usize)> = (0..exp.seeds.len())
-        .flat_map(|s| (0..exp.architectures.len()).map(move |a| (a, s)))
-        .collect();
-    let state = Mutex::new(Collected::new(plan.len(), manifest));
-    let bars = Bars::new(plan.len(), opts.progress);
+    let plan = Plan::new(exp);
+    let state = Mutex::new(Collected::new(plan.jobs.len(), manifest));
+    let bars = Bars::new(plan.jobs.len(), opts.progress);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.clamp(1, plan.len()) {
+        for _ in 0..opts.jobs.clamp(1, plan.groups.len()) {
             scope.spawn(|| worker(exp, &plan, &data, &device, &next, &state, &bars, &dir));
         }
     });
@@ -101,7 +99,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         .collect();
     Ok(RunOutcome {
         dir,
-        jobs: plan.len(),
+        jobs: plan.jobs.len(),
         failed,
     })
 }
@@ -116,10 +114,33 @@ fn build_data(exp: &Experiment, device: &Device) -> Result<Vec<SeedTensors>> {
         .collect()
 }
 
+/// The jobs, one per (architecture, seed), seed-major so the first results cover every
+/// architecture; and the training groups, each an architecture and up to `train.stack` seeds,
+/// as indices into `jobs`.
+struct Plan {
+    jobs: Vec<(usize, usize)>,
+    groups: Vec<Vec<usize>>,
+}
+
+impl Plan {
+    fn new(exp: &Experiment) -> Plan {
+        let archs = exp.architectures.len();
+        let jobs = (0..exp.seeds.len())
+            .flat_map(|s| (0..archs).map(move |a| (a, s)))
+            .collect();
+        let seeds: Vec<usize> = (0..exp.seeds.len()).collect();
+        let groups = seeds
+            .chunks(exp.train.stack.max(1))
+            .flat_map(|chunk| (0..archs).map(move |a| chunk.iter().map(|&s| s * archs + a).collect()))
+            .collect();
+        Plan { jobs, groups }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn worker(
     exp: &Experiment,
-    plan: &[(usize, usize)],
+    plan: &Plan,
     data: &[SeedTensors],
     device: &Device,
     next: &AtomicUsize,
@@ -128,33 +149,51 @@ fn worker(
     dir: &Path,
 ) {
     let bar = bars.worker();
-    loop {
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        let Some(&(a, s)) = plan.get(i) else { break };
-        let (arch, seed) = (&exp.architectures[a], exp.seeds[s]);
-        let t = Instant::now();
-        let spectra = exp
-            .output
-            .npy
-            .then(|| dir.join("spectra").join(format!("{}_s{seed}_", arch.name)));
-        let result = job::run(
-            exp,
-            arch,
-            seed,
-            &data[s],
-            device,
-            spectra.as_deref(),
-            &mut |stage, done, total| {
-                bar.set_message(format!("{} seed {seed}: {stage} {done}/{total}", arch.name));
-            },
-        );
-        let seconds = t.elapsed().as_secs_f64();
-        if let Err(f) = &result {
-            tracing::error!(model = %arch.name, seed, stage = f.stage, "{}", f.message);
+    while let Some(group) = plan.groups.get(next.fetch_add(1, Ordering::SeqCst)) {
+        let arch = &exp.architectures[plan.jobs[group[0]].0];
+        let seeds: Vec<(u64, &SeedTensors)> = group
+            .iter()
+            .map(|&i| (exp.seeds[plan.jobs[i].1], &data[plan.jobs[i].1]))
+            .collect();
+        let label = match seeds.as_slice() {
+            [(seed, _)] => format!("seed {seed}"),
+            many => format!("{} seeds", many.len()),
+        };
+        let trained = job::train_group(exp, arch, &seeds, device, &mut |stage, done, total| {
+            bar.set_message(format!("{} {label}: {stage} {done}/{total}", arch.name));
+        });
+        for ((&i, (seed, data)), trained) in group.iter().zip(seeds).zip(trained) {
+            let t = Instant::now();
+            let result = trained.and_then(|tr| {
+                let train_seconds = tr.seconds;
+                let spectra = exp
+                    .output
+                    .npy
+                    .then(|| dir.join("spectra").join(format!("{}_s{seed}_", arch.name)));
+                job::probe(
+                    exp,
+                    arch,
+                    seed,
+                    tr,
+                    data,
+                    spectra.as_deref(),
+                    &mut |stage, done, total| {
+                        bar.set_message(format!("{} seed {seed}: {stage} {done}/{total}", arch.name));
+                    },
+                )
+                .map(|out| (out, train_seconds))
+            });
+            let (result, seconds) = match result {
+                Ok((out, train)) => (Ok(out), train + t.elapsed().as_secs_f64()),
+                Err(f) => (Err(f), t.elapsed().as_secs_f64()),
+            };
+            if let Err(f) = &result {
+                tracing::error!(model = %arch.name, seed, stage = f.stage, "{}", f.message);
+            }
+            let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+            st.finish(i, &arch.name, seed, seconds, result, dir);
+            bars.main.inc(1);
         }
-        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-        st.finish(i, &arch.name, seed, seconds, result, dir);
-        bars.main.inc(1);
     }
     bar.finish_and_clear();
 }

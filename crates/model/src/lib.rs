@@ -3,7 +3,8 @@
 //!
 //! The main types are [`ModelSpec`] (sizes and options), [`Model`] (spec + [`Params`], with
 //! [`Model::forward`] returning a [`ForwardTrace`] that exposes h, the router logits/probs/gates,
-//! every expert's output, z and y) and, in [`train`], the training loop.
+//! every expert's output, z and y) and, in [`train`], the training loop; [`train_stacked`] trains
+//! the seeds of one spec as one batched graph (a leading model axis), with the same numbers.
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -60,6 +61,7 @@ mod init;
 mod model;
 mod ops;
 mod spec;
+mod stack;
 pub mod train;
 
 pub use checkpoint::SPEC_KEY;
@@ -67,6 +69,7 @@ pub use error::{Error, Result};
 pub use model::{FfnTrace, ForwardTrace, Model, Params};
 pub use ops::{activation, activation_derivative, switch_loss, topk_mask, z_loss};
 pub use spec::{ModelSpec, ParamCounts};
+pub use stack::{train_stacked, StackedRun};
 pub use train::{evaluate, train, CurvePoint, TargetTensor, TrainData, TrainOptions, TrainReport};
 
 // Only to turn on the gemm crate's AVX-512 kernels (feature unification); see notes/candle_cpu.md.

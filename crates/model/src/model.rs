@@ -1,6 +1,6 @@
 //! [`Model`]: parameters plus the forward pass of SPEC §2.1.
 
-use crate::error::{Error, Result};
+use crate::error::{invalid, Error, Result};
 use crate::ops::{activation, dims2, shape_err, topk_mask};
 use crate::spec::{ModelSpec, ParamCounts};
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -64,6 +64,35 @@ impl Params {
             b2: f(&self.b2)?,
             wout: f(&self.wout)?,
             bout: f(&self.bout)?,
+        })
+    }
+
+    /// Combines the same parameter of every `ps` with `f` (e.g. stacks them), present where it is
+    /// present in all of them; `ps` must hold the parameters of one spec.
+    pub(crate) fn try_zip_map(ps: &[&Params], mut f: impl FnMut(&[&Tensor]) -> Result<Tensor>) -> Result<Params> {
+        let mut field = |get: fn(&Params) -> Option<&Tensor>| -> Result<Option<Tensor>> {
+            match ps.iter().map(|p| get(p)).collect::<Option<Vec<_>>>() {
+                Some(ts) if !ts.is_empty() => f(&ts).map(Some),
+                _ => Ok(None),
+            }
+        };
+        let (w0, b0) = (field(|p| p.w0.as_ref())?, field(|p| p.b0.as_ref())?);
+        let (wr, br) = (field(|p| p.wr.as_ref())?, field(|p| p.br.as_ref())?);
+        let (w1, b1) = (field(|p| Some(&p.w1))?, field(|p| Some(&p.b1))?);
+        let (w2, b2) = (field(|p| Some(&p.w2))?, field(|p| Some(&p.b2))?);
+        let (wout, bout) = (field(|p| Some(&p.wout))?, field(|p| Some(&p.bout))?);
+        let req = |t: Option<Tensor>| t.ok_or_else(|| invalid("params", "at least one set of parameters", 0));
+        Ok(Params {
+            w0,
+            b0,
+            wr,
+            br,
+            w1: req(w1)?,
+            b1: req(b1)?,
+            w2: req(w2)?,
+            b2: req(b2)?,
+            wout: req(wout)?,
+            bout: req(bout)?,
         })
     }
 
@@ -174,12 +203,129 @@ pub(crate) struct Routed {
     pub selected: Tensor,
 }
 
-/// x (n, in) · wᵀ (in, out) + b (out) → (n, out). The bias enters as ones(n, 1)·b (1, out), so
-/// its gradient is a matmul rather than candle's slow strided batch-dim sum.
+/// x (…, n, in) · wᵀ (…, in, out) + b (…, out) → (…, n, out), for a single model (no leading
+/// axis) or a stack (leading axis S on x, w and b: batched matmuls). The bias enters as
+/// ones(…, n, 1)·b (…, 1, out), so its gradient is a matmul rather than candle's slow strided
+/// batch-dim sum.
 pub(crate) fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let n = x.dim(0)?;
-    let ones = Tensor::ones((n, 1), x.dtype(), x.device())?;
-    Ok((x.matmul(&w.t()?)? + ones.matmul(&b.unsqueeze(0)?)?)?)
+    let ones = Tensor::ones(lead_shape(x, &[x.dim(D::Minus2)?, 1])?, x.dtype(), x.device())?;
+    let b_row = b.unsqueeze(b.rank() - 1)?; // (…, 1, out)
+    Ok((x.matmul(&w.t()?)? + ones.matmul(&b_row)?)?)
+}
+
+/// The leading (model) axes of `t` — all but its last two — followed by `tail`.
+fn lead_shape(t: &Tensor, tail: &[usize]) -> Result<Vec<usize>> {
+    let lead = t.rank().checked_sub(2).ok_or_else(|| Error::Shape {
+        name: "input".into(),
+        expected: "a tensor of rank ≥ 2 (…, n, ·)".into(),
+        got: format!("{:?}", t.dims()),
+    })?;
+    Ok([&t.dims()[..lead], tail].concat())
+}
+
+/// The forward-pass internals on parameters that are either one model's (shapes as in
+/// [`Params`]) or S models' stacked along a new leading axis (every shape prefixed by S). Inputs
+/// are then (n, ·) or (S, n, ·) respectively; every op below is written over "leading axes, then
+/// the points axis, then features", so one code path serves both, and the single-model path
+/// runs exactly the ops it always did.
+#[derive(Clone, Copy)]
+pub(crate) struct Net<'a> {
+    pub spec: &'a ModelSpec,
+    pub params: &'a Params,
+}
+
+impl Net<'_> {
+    /// h = φ(W0 x + b0) (…, n, d), or x itself without an encoder; x already checked/converted.
+    pub(crate) fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        match (&self.params.w0, &self.params.b0) {
+            (Some(w), Some(b)) => activation(&linear(x, w, b)?, self.spec.activation),
+            _ => Ok(x.clone()),
+        }
+    }
+
+    /// Routing on h (…, n, d): logits, probs, gates and selection (…, n, E).
+    pub(crate) fn route(&self, h: &Tensor) -> Result<Routed> {
+        let (wr, br) = match (&self.params.wr, &self.params.br, self.spec.routing) {
+            (Some(w), Some(b), r) if r != Routing::Dense => (w, b),
+            _ => {
+                let ones = Tensor::ones(lead_shape(h, &[h.dim(D::Minus2)?, 1])?, h.dtype(), h.device())?;
+                return Ok(Routed {
+                    logits: None,
+                    probs: None,
+                    gates: ones.clone(),
+                    selected: ones,
+                });
+            }
+        };
+        let logits = (linear(h, wr, br)? / self.spec.temperature)?; // (…, n, E)
+        let probs = candle_nn::ops::softmax(&logits, D::Minus1)?; // NOT softmax_last_dim: no backward
+        let (gates, selected) = match self.spec.routing {
+            Routing::TopK { k } => {
+                let selected = topk_mask(&logits, k)?; // selection itself not differentiated (SPEC §2.7)
+                let masked = (&probs * &selected)?;
+                let gates = if self.spec.topk_renorm {
+                    masked.broadcast_div(&masked.sum_keepdim(D::Minus1)?)? // = softmax over S
+                } else {
+                    masked
+                };
+                (gates, selected)
+            }
+            _ => (probs.clone(), probs.ones_like()?),
+        };
+        Ok(Routed {
+            logits: Some(logits),
+            probs: Some(probs),
+            gates,
+            selected,
+        })
+    }
+
+    /// The parameters' leading (model) axes: [] for one model, [S] for a stack.
+    fn lead(&self) -> &[usize] {
+        let w1 = self.params.w1.dims(); // (…, E, m, d)
+        &w1[..w1.len().saturating_sub(3)]
+    }
+
+    /// Hidden activations of every expert, φ(W1_e h + b1_e), side by side: (…, n, E·m).
+    fn expert_hidden(&self, h: &Tensor) -> Result<Tensor> {
+        let (e, m, d) = (self.spec.experts, self.spec.hidden, self.spec.d);
+        let w1 = self.params.w1.reshape([self.lead(), &[e * m, d]].concat())?; // (…, E·m, d)
+        let b1 = self.params.b1.reshape([self.lead(), &[e * m]].concat())?; // (…, E·m)
+        activation(&linear(h, &w1, &b1)?, self.spec.activation)
+    }
+
+    /// u = Σ_e g_e (W2_e a_e + b2_e) from a (…, n, E·m) and g (…, n, E), as one matmul: the gates
+    /// scale the hidden units, and W2 is laid out as (…, E·m, d).
+    fn mix(&self, act: &Tensor, gates: &Tensor) -> Result<Tensor> {
+        let n = act.dim(D::Minus2)?;
+        let (e, m, d) = (self.spec.experts, self.spec.hidden, self.spec.d);
+        let scaled = match self.spec.routing {
+            Routing::Dense => act.clone(),
+            _ => act
+                .reshape(lead_shape(act, &[n, e, m])?)?
+                .broadcast_mul(&gates.unsqueeze(gates.rank())?)?
+                .reshape(lead_shape(act, &[n, e * m])?)?,
+        };
+        let w2 = self.params.w2.transpose(D::Minus2, D::Minus1)?.contiguous()?; // (…, E, m, d)
+        let w2 = w2.reshape([self.lead(), &[e * m, d]].concat())?; // (…, E·m, d)
+        Ok((scaled.matmul(&w2)? + gates.matmul(&self.params.b2)?)?) // (…, n, d)
+    }
+
+    /// z = h + u (or u) → y = W_out z + b_out.
+    fn readout(&self, h: &Tensor, u: &Tensor) -> Result<(Tensor, Tensor)> {
+        let z = if self.spec.residual { (h + u)? } else { u.clone() };
+        let y = linear(&z, &self.params.wout, &self.params.bout)?;
+        Ok((z, y))
+    }
+
+    /// The network without the per-expert outputs (training and evaluation) on x (…, n, d_in)
+    /// already in the parameters' dtype: y (…, n, d_out) and the routing.
+    pub(crate) fn forward_lean(&self, x: &Tensor) -> Result<(Tensor, Routed)> {
+        let h = self.encode(x)?;
+        let r = self.route(&h)?;
+        let u = self.mix(&self.expert_hidden(&h)?, &r.gates)?;
+        Ok((self.readout(&h, &u)?.1, r))
+    }
 }
 
 impl Model {
@@ -254,75 +400,17 @@ impl Model {
         Ok(x.to_dtype(self.dtype())?)
     }
 
-    /// h = φ(W0 x + b0) (n, d), or x itself without an encoder.
-    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
-        let x = self.input(x, "x", self.spec.d_in)?;
-        match (&self.params.w0, &self.params.b0) {
-            (Some(w), Some(b)) => activation(&linear(&x, w, b)?, self.spec.activation),
-            _ => Ok(x),
+    /// The forward-pass internals on this model's parameters.
+    pub(crate) fn net(&self) -> Net<'_> {
+        Net {
+            spec: &self.spec,
+            params: &self.params,
         }
     }
 
-    /// Routing on h (n, d): logits, probs, gates and selection.
-    pub(crate) fn route(&self, h: &Tensor) -> Result<Routed> {
-        let n = h.dim(0)?;
-        let (wr, br) = match (&self.params.wr, &self.params.br, self.spec.routing) {
-            (Some(w), Some(b), r) if r != Routing::Dense => (w, b),
-            _ => {
-                let ones = Tensor::ones((n, 1), h.dtype(), h.device())?;
-                return Ok(Routed {
-                    logits: None,
-                    probs: None,
-                    gates: ones.clone(),
-                    selected: ones,
-                });
-            }
-        };
-        let logits = (linear(h, wr, br)? / self.spec.temperature)?; // (n, E)
-        let probs = candle_nn::ops::softmax(&logits, D::Minus1)?; // NOT softmax_last_dim: no backward
-        let (gates, selected) = match self.spec.routing {
-            Routing::TopK { k } => {
-                let selected = topk_mask(&logits, k)?; // selection itself not differentiated (SPEC §2.7)
-                let masked = (&probs * &selected)?;
-                let gates = if self.spec.topk_renorm {
-                    masked.broadcast_div(&masked.sum_keepdim(D::Minus1)?)? // = softmax over S
-                } else {
-                    masked
-                };
-                (gates, selected)
-            }
-            _ => (probs.clone(), probs.ones_like()?),
-        };
-        Ok(Routed {
-            logits: Some(logits),
-            probs: Some(probs),
-            gates,
-            selected,
-        })
-    }
-
-    /// Hidden activations of every expert, φ(W1_e h + b1_e), side by side: (n, E·m).
-    fn expert_hidden(&self, h: &Tensor) -> Result<Tensor> {
-        let (e, m, d) = (self.spec.experts, self.spec.hidden, self.spec.d);
-        let w1 = self.params.w1.reshape((e * m, d))?; // (E·m, d)
-        let b1 = self.params.b1.reshape(e * m)?; // (E·m)
-        activation(&linear(h, &w1, &b1)?, self.spec.activation)
-    }
-
-    /// u = Σ_e g_e (W2_e a_e + b2_e) from a (n, E·m) and g (n, E), as one matmul: the gates scale
-    /// the hidden units, and W2 is laid out as (E·m, d).
-    fn mix(&self, act: &Tensor, gates: &Tensor) -> Result<Tensor> {
-        let (n, _) = act.dims2()?;
-        let (e, m, d) = (self.spec.experts, self.spec.hidden, self.spec.d);
-        let scaled = match self.spec.routing {
-            Routing::Dense => act.clone(),
-            _ => act
-                .reshape((n, e, m))?
-                .broadcast_mul(&gates.unsqueeze(2)?)?
-                .reshape((n, e * m))?,
-        };
-        let w2 = self.params.w2.transpose(1, 2)?.contiguous()?.reshape((e * m, d))?; // (E·m, d)
-        Ok((scaled.matmul(&w2)? + gates.matmul(&self.params.b2)?)?) // (n, d)
+    /// h = φ(W0 x + b0) (n, d), or x itself without an encoder.
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        self.net().encode(&self.input(x, "x", self.spec.d_in)?)
     }
 
     /// E_e(h) for every expert from a (n, E·m): (n, E, d), one batched matmul over the experts.
@@ -338,11 +426,12 @@ impl Model {
     /// The FFN block alone on router inputs h (n, d).
     pub fn ffn(&self, h: &Tensor) -> Result<FfnTrace> {
         let h = self.input(h, "h", self.spec.d)?;
-        let r = self.route(&h)?;
-        let act = self.expert_hidden(&h)?;
+        let net = self.net();
+        let r = net.route(&h)?;
+        let act = net.expert_hidden(&h)?;
         Ok(FfnTrace {
             expert_out: self.expert_outputs(&act)?,
-            out: self.mix(&act, &r.gates)?,
+            out: net.mix(&act, &r.gates)?,
             logits: r.logits,
             probs: r.probs,
             gates: r.gates,
@@ -350,26 +439,16 @@ impl Model {
         })
     }
 
-    /// z = h + u (or u) → y = W_out z + b_out.
-    fn readout(&self, h: &Tensor, u: &Tensor) -> Result<(Tensor, Tensor)> {
-        let z = if self.spec.residual { (h + u)? } else { u.clone() };
-        let y = linear(&z, &self.params.wout, &self.params.bout)?;
-        Ok((z, y))
-    }
-
     /// The whole network on x (n, d_in), in the parameters' dtype.
     pub fn forward(&self, x: &Tensor) -> Result<ForwardTrace> {
         let h = self.encode(x)?;
         let ffn = self.ffn(&h)?;
-        let (z, y) = self.readout(&h, &ffn.out)?;
+        let (z, y) = self.net().readout(&h, &ffn.out)?;
         Ok(ForwardTrace { h, ffn, z, y })
     }
 
     /// The network without the per-expert outputs (training and evaluation): y and the routing.
     pub(crate) fn forward_lean(&self, x: &Tensor) -> Result<(Tensor, Routed)> {
-        let h = self.encode(x)?;
-        let r = self.route(&h)?;
-        let u = self.mix(&self.expert_hidden(&h)?, &r.gates)?;
-        Ok((self.readout(&h, &u)?.1, r))
+        self.net().forward_lean(&self.input(x, "x", self.spec.d_in)?)
     }
 }

@@ -5,44 +5,62 @@ use crate::gelu::{GeluTanh, GeluTanhDerivative};
 use candle_core::{DType, Tensor, D};
 use moescope_config::Activation;
 
-/// Top-k selection mask (n, E) with ties broken toward the lower index, computed on the device
-/// without host round trips: rank_e = #{j: s_j > s_e} + #{j < e: s_j = s_e}; selected iff
-/// rank_e < k. The result has the logits' dtype (1.0 selected, 0.0 not) and carries no gradient.
+/// Top-k selection mask (…, n, E) with ties broken toward the lower index, computed on the
+/// device without host round trips: rank_e = #{j: s_j > s_e} + #{j < e: s_j = s_e}; selected iff
+/// rank_e < k. Leading axes (e.g. a stack of models) are independent rows. The result has the
+/// logits' dtype (1.0 selected, 0.0 not) and carries no gradient.
 pub fn topk_mask(logits: &Tensor, k: usize) -> Result<Tensor> {
-    let (_, e) = dims2("logits", logits)?;
+    let e = last_dim("logits", logits)?;
     if k == 0 || k > e {
         return Err(invalid("k", format!("1 ≤ k ≤ E = {e}"), k));
     }
-    let s = logits.detach();
-    let s_e = s.unsqueeze(2)?; // (n, E, 1): the candidate e
-    let s_j = s.unsqueeze(1)?; // (n, 1, E): its competitor j
-    let greater = s_j.broadcast_gt(&s_e)?.to_dtype(DType::F32)?; // (n, E, E)
-    let equal = s_j.broadcast_eq(&s_e)?.to_dtype(DType::F32)?; // (n, E, E)
+    let s = logits.detach().flatten_to(D::Minus2)?; // (rows, E); a no-op for rank 2
+    let s_e = s.unsqueeze(2)?; // (rows, E, 1): the candidate e
+    let s_j = s.unsqueeze(1)?; // (rows, 1, E): its competitor j
+    let greater = s_j.broadcast_gt(&s_e)?.to_dtype(DType::F32)?; // (rows, E, E)
+    let equal = s_j.broadcast_eq(&s_e)?.to_dtype(DType::F32)?; // (rows, E, E)
     let lower: Vec<f32> = (0..e * e).map(|i| if i % e < i / e { 1.0 } else { 0.0 }).collect();
     let lower = Tensor::from_vec(lower, (e, e), s.device())?; // [e, j] = 1 iff j < e
-    let rank = (greater + equal.broadcast_mul(&lower)?)?.sum(D::Minus1)?; // (n, E)
-    Ok(rank.lt(k as f64)?.to_dtype(logits.dtype())?)
+    let rank = (greater + equal.broadcast_mul(&lower)?)?.sum(D::Minus1)?; // (rows, E)
+    Ok(rank.lt(k as f64)?.to_dtype(logits.dtype())?.reshape(logits.dims())?)
 }
 
 /// Switch load-balancing loss (SPEC §2.6, without α): E · Σ_e f_e P_e, with
-/// f_e = mean_i selected_ie / k (no gradient) and P_e = mean_i probs_ie. Scalar tensor.
+/// f_e = mean_i selected_ie / k (no gradient) and P_e = mean_i probs_ie, the means over the
+/// points axis. probs and selected are (n, E) → scalar tensor, or (S, n, E) for a stack of S
+/// models → (S), one loss per model.
 pub fn switch_loss(probs: &Tensor, selected: &Tensor, k: usize) -> Result<Tensor> {
-    let (_, e) = dims2("probs", probs)?;
+    let e = last_dim("probs", probs)?;
     if selected.dims() != probs.dims() {
         return Err(shape_err("selected", probs.dims(), selected.dims()));
     }
     if k == 0 {
         return Err(invalid("k", "k ≥ 1", k));
     }
-    let f = (selected.detach().to_dtype(probs.dtype())?.mean(0)? / k as f64)?; // (E)
-    let p = probs.mean(0)?; // (E)
-    Ok(((f * p)?.sum_all()? * e as f64)?)
+    let points = probs.rank() - 2;
+    let f = (selected.detach().to_dtype(probs.dtype())?.mean(points)? / k as f64)?; // (…, E)
+    let p = probs.mean(points)?; // (…, E)
+    Ok(((f * p)?.sum(D::Minus1)? * e as f64)?)
 }
 
-/// Router z-loss (ST-MoE): mean_i (logsumexp_e s_ie)². Scalar tensor.
+/// Router z-loss (ST-MoE): mean_i (logsumexp_e s_ie)². logits (n, E) → scalar tensor, or
+/// (S, n, E) → (S), one loss per model.
 pub fn z_loss(logits: &Tensor) -> Result<Tensor> {
-    dims2("logits", logits)?;
-    Ok(logits.log_sum_exp(D::Minus1)?.sqr()?.mean_all()?)
+    last_dim("logits", logits)?;
+    let lse2 = logits.log_sum_exp(D::Minus1)?.sqr()?; // (…, n)
+    Ok((lse2.sum(D::Minus1)? / lse2.dim(D::Minus1)? as f64)?) // = mean_all for rank 2
+}
+
+/// The last dimension of a tensor of rank ≥ 2 (…, n, E), or a shape error naming it.
+fn last_dim(name: &str, t: &Tensor) -> Result<usize> {
+    if t.rank() < 2 {
+        return Err(Error::Shape {
+            name: name.to_string(),
+            expected: "a tensor of rank ≥ 2 (…, n, E)".into(),
+            got: format!("{:?}", t.dims()),
+        });
+    }
+    Ok(t.dim(D::Minus1)?)
 }
 
 /// φ(a) elementwise: GELU (tanh approximation) or ReLU.

@@ -1,9 +1,10 @@
 //! Training (SPEC §2.6, §3): AdamW in the model's dtype, seeded batch order, early stopping.
 
 use crate::error::{invalid, Error, Result};
-use crate::model::Model;
+use crate::model::{Model, Routed};
 use crate::ops::{switch_loss, z_loss};
-use candle_core::{DType, Tensor};
+use crate::spec::ModelSpec;
+use candle_core::{DType, Tensor, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use moescope_config::{derive_seed, Routing, TrainConfig};
 use rand::{Rng, SeedableRng};
@@ -31,7 +32,7 @@ impl TargetTensor {
         Ok(self.len()? == 0)
     }
 
-    fn select(&self, idx: &Tensor) -> Result<TargetTensor> {
+    pub(crate) fn select(&self, idx: &Tensor) -> Result<TargetTensor> {
         Ok(match self {
             TargetTensor::Regression(t) => TargetTensor::Regression(t.index_select(idx, 0)?),
             TargetTensor::Classes(t) => TargetTensor::Classes(t.index_select(idx, 0)?),
@@ -128,7 +129,7 @@ pub struct TrainReport {
 }
 
 impl TrainOptions {
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.batch == 0 {
             return Err(invalid("batch", "a positive batch size", self.batch));
         }
@@ -151,7 +152,7 @@ impl TrainOptions {
     }
 
     /// Learning rate at 0-based step `t`: cosine from lr to 0.1·lr when enabled.
-    fn lr_at(&self, t: usize) -> f64 {
+    pub(crate) fn lr_at(&self, t: usize) -> f64 {
         if !self.cosine_decay || self.steps <= 1 {
             return self.lr;
         }
@@ -160,11 +161,22 @@ impl TrainOptions {
     }
 }
 
-/// Task loss (scalar tensor) of predictions y (n, d_out).
-fn task_loss(y: &Tensor, target: &TargetTensor) -> Result<Tensor> {
+/// Task loss of predictions y (…, n, d_out): a scalar tensor for one model, (S) for a stack of S
+/// models (leading axis on y and the targets). For one model this is exactly candle-nn's `mse`
+/// and `cross_entropy` (same ops in the same order), written over the last two axes.
+pub(crate) fn task_loss(y: &Tensor, target: &TargetTensor) -> Result<Tensor> {
+    let r = y.rank();
+    let (n, cols) = (y.dim(D::Minus2)?, y.dim(D::Minus1)?);
     Ok(match target {
-        TargetTensor::Regression(t) => candle_nn::loss::mse(y, &t.to_dtype(y.dtype())?)?,
-        TargetTensor::Classes(t) => candle_nn::loss::cross_entropy(y, t)?,
+        TargetTensor::Regression(t) => {
+            let sq = (y - t.to_dtype(y.dtype())?)?.sqr()?; // (…, n, d_out)
+            (sq.sum(vec![r - 2, r - 1])? / (n * cols) as f64)?
+        }
+        TargetTensor::Classes(t) => {
+            let logp = candle_nn::ops::log_softmax(y, D::Minus1)?; // (…, n, C)
+            let picked = logp.gather(&t.unsqueeze(t.rank())?, D::Minus1)?; // (…, n, 1)
+            picked.sum(vec![r - 2, r - 1])?.affine(-1f64 / n as f64, 0.)?
+        }
     })
 }
 
@@ -172,11 +184,23 @@ fn task_loss(y: &Tensor, target: &TargetTensor) -> Result<Tensor> {
 /// `balance_soft`) + z-loss coefficient · z-loss (routed models). Returns (total, task).
 pub fn objective(model: &Model, x: &Tensor, y: &TargetTensor, opts: &TrainOptions) -> Result<(Tensor, Tensor)> {
     let (pred, routed) = model.forward_lean(x)?;
-    let task = task_loss(&pred, y)?;
+    objective_of(model.spec(), &pred, &routed, y, opts)
+}
+
+/// [`objective`] from the forward pass's outputs: scalars for one model, (S) per-model losses for
+/// a stack of S models.
+pub(crate) fn objective_of(
+    spec: &ModelSpec,
+    pred: &Tensor,
+    routed: &Routed,
+    y: &TargetTensor,
+    opts: &TrainOptions,
+) -> Result<(Tensor, Tensor)> {
+    let task = task_loss(pred, y)?;
     let mut total = task.clone();
-    let k = match model.spec().routing {
+    let k = match spec.routing {
         Routing::TopK { k } => Some(k),
-        Routing::Soft if opts.balance_soft => Some(model.spec().experts),
+        Routing::Soft if opts.balance_soft => Some(spec.experts),
         _ => None,
     };
     if let (Some(k), Some(probs), true) = (k, &routed.probs, opts.load_balance > 0.0) {
@@ -194,14 +218,14 @@ pub fn evaluate(model: &Model, x: &Tensor, y: &TargetTensor) -> Result<f64> {
     scalar(&task_loss(&pred, y)?)
 }
 
-fn scalar(t: &Tensor) -> Result<f64> {
+pub(crate) fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
 
 /// Batch indices: a fresh ChaCha8 permutation of 0..n each epoch, cut into consecutive batches
 /// (a short tail is dropped). Depends only on (seed, n, batch), so it is shared by every
 /// architecture of a seed.
-struct BatchOrder {
+pub(crate) struct BatchOrder {
     rng: ChaCha8Rng,
     perm: Vec<u32>,
     pos: usize,
@@ -209,7 +233,7 @@ struct BatchOrder {
 }
 
 impl BatchOrder {
-    fn new(seed: u64, n: usize, batch: usize) -> Self {
+    pub(crate) fn new(seed: u64, n: usize, batch: usize) -> Self {
         let perm = (0..n as u32).collect();
         let rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "batches"));
         BatchOrder {
@@ -220,7 +244,7 @@ impl BatchOrder {
         }
     }
 
-    fn next(&mut self) -> &[u32] {
+    pub(crate) fn next(&mut self) -> &[u32] {
         if self.pos + self.batch > self.perm.len() {
             for i in (1..self.perm.len()).rev() {
                 let j = self.rng.random_range(0..=i); // Fisher–Yates
@@ -233,7 +257,7 @@ impl BatchOrder {
     }
 }
 
-fn check_data(model: &Model, data: &TrainData) -> Result<()> {
+pub(crate) fn check_data(model: &Model, data: &TrainData) -> Result<()> {
     let spec = model.spec();
     for (name, x, y) in [
         ("x_train", &data.x_train, &data.y_train),
@@ -326,7 +350,7 @@ pub fn train(
     })
 }
 
-fn finite(v: f64, step: usize) -> Result<f64> {
+pub(crate) fn finite(v: f64, step: usize) -> Result<f64> {
     if v.is_finite() {
         Ok(v)
     } else {
