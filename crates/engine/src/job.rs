@@ -6,7 +6,7 @@
 
 use crate::geometry::ensemble::{self, Diversity};
 use crate::geometry::function::{spectrum, ExpertJacobians, SpectrumAcc};
-use crate::geometry::representation::{global_pca, weighted_pca, PcaOptions, Points};
+use crate::geometry::representation::{accumulate, add_columns, global_pca, weighted_pca, PcaOptions};
 use crate::geometry::robustness::{self, Perturbations};
 use crate::geometry::{alignment, routing, Array, Rows};
 use crate::tensors::{host_f64, SeedTensors};
@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Tensor};
 use moescope_config::{Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, WeightMode};
 use moescope_model::{Model, ModelSpec, StackedRun, TrainOptions, TrainReport};
 use moescope_records::{CurveRow, MetricRow, NpyStream};
-use moescope_spectral::{diagonal_gmm_responsibilities, GmmOptions, SpectrumOptions};
+use moescope_spectral::{diagonal_gmm_responsibilities, CovarianceAcc, GmmOptions, SpectrumOptions};
 use std::path::Path;
 use std::time::Instant;
 
@@ -239,7 +239,8 @@ impl<'a> Probe<'a> {
         let (n, d) = (self.x.dim(0).map_err(fail("probe"))?, self.model.spec().d);
         let experts = self.arch.experts;
         let groups = self.is_dense().then_some(self.exp.model.experts);
-        let mut state = ProbeState::new(experts, d, groups);
+        let weighting = (self.exp.probe.weight_mode, self.exp.probe.gate_power);
+        let mut state = ProbeState::new(experts, d, groups, weighting);
         if let Some(prefix) = spectra {
             state.sinks = Sinks::create(prefix, n, experts, d, groups).map_err(fail("probe"))?;
         }
@@ -434,34 +435,25 @@ impl<'a> Probe<'a> {
     /// unweighted global PCA.
     fn representation(&self, st: &ProbeState, rows: &mut Rows) -> moescope_spectral::Result<Vec<Array>> {
         let d = self.model.spec().d;
-        let n = st.h.len() / d;
         let opts = PcaOptions {
             unbiased: self.exp.probe.unbiased,
             subspace_rank: self.exp.probe.subspace_rank,
         };
-        let mut arrays = vec![global_pca(&st.h, n, d, rows, "rep_global")?];
-        let pts = Points { x: &st.h, n, d };
+        let mut arrays = vec![global_pca(&st.global, d, rows, "rep_global")?];
         if self.is_dense() {
-            let k = self.exp.model.experts;
-            let gmm = GmmOptions::new(k);
-            let resp = diagonal_gmm_responsibilities(&st.h, n, d, &gmm)?;
-            let families = ("rep_cluster", "subspace_cluster");
-            arrays.extend(weighted_pca(&pts, &resp, k, &opts, rows, families)?);
-        } else {
-            let w = pca_weights(
-                &st.gates,
-                self.arch.experts,
-                self.exp.probe.weight_mode,
-                self.exp.probe.gate_power,
-            );
+            // The cluster-matched control needs every point at once (EM), so dense keeps h.
+            let (k, n) = (self.exp.model.experts, st.h.len() / d);
+            let resp = diagonal_gmm_responsibilities(&st.h, n, d, &GmmOptions::new(k))?;
+            let covs = accumulate(&st.h, d, &resp, k)?;
             arrays.extend(weighted_pca(
-                &pts,
-                &w,
-                self.arch.experts,
+                &covs,
+                d,
                 &opts,
                 rows,
-                ("rep", "subspace"),
+                ("rep_cluster", "subspace_cluster"),
             )?);
+        } else {
+            arrays.extend(weighted_pca(&st.covs, d, &opts, rows, ("rep", "subspace"))?);
         }
         Ok(arrays)
     }
@@ -545,7 +537,13 @@ struct ProbeState {
     full: SpectrumAcc,
     model: SpectrumAcc,
     full_sv: Vec<f64>,
+    /// Router inputs h, n × d: kept only for dense (its GMM control needs every point).
     h: Vec<f64>,
+    /// Unit-weight covariance of all h, and (routed) one per expert under the PCA weights.
+    global: CovarianceAcc,
+    covs: Vec<CovarianceAcc>,
+    /// SPEC §6.1 `weight_mode` and `gate_power`.
+    weighting: (WeightMode, f64),
     gates: Vec<f64>,
     margin: Option<Vec<f64>>,
     diversity: Diversity,
@@ -556,8 +554,14 @@ struct ProbeState {
 }
 
 impl ProbeState {
-    fn new(experts: usize, d: usize, groups: Option<usize>) -> Self {
+    fn new(experts: usize, d: usize, groups: Option<usize>, weighting: (WeightMode, f64)) -> Self {
         ProbeState {
+            global: CovarianceAcc::new(d),
+            covs: match groups {
+                Some(_) => Vec::new(),
+                None => vec![CovarianceAcc::new(d); experts],
+            },
+            weighting,
             expert: ExpertJacobians::new(experts, d),
             groups: groups.map(|g| ExpertJacobians::new(g, d)),
             full: SpectrumAcc::default(),
@@ -620,8 +624,16 @@ impl ProbeState {
         if let Some(out) = &c.expert_out {
             self.diversity.add(out, self.expert.experts.len(), d);
         }
-        self.points += c.h.len() / d;
-        self.h.extend_from_slice(&c.h);
+        let n = c.h.len() / d;
+        self.points += n;
+        self.global.add(&c.h, &vec![1.0; n])?;
+        if self.groups.is_some() {
+            self.h.extend_from_slice(&c.h);
+        } else {
+            let (mode, gamma) = self.weighting;
+            let w = pca_weights(&c.gates, self.covs.len(), mode, gamma);
+            add_columns(&mut self.covs, &c.h, &w, n)?;
+        }
         self.gates.extend_from_slice(&c.gates);
         if let Some(m) = c.margin {
             self.margin.get_or_insert_with(Vec::new).extend_from_slice(&m);

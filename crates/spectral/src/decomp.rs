@@ -8,7 +8,7 @@
 //! largest-magnitude entry positive (the first such entry on ties); the matching right
 //! singular vector is flipped with it.
 
-use crate::validate::{matrix, positive_count, row_major};
+use crate::validate::{finite, matrix, positive_count, row_major, shape};
 use crate::{Error, Result};
 use nalgebra::{DMatrix, SymmetricEigen, SVD};
 
@@ -25,7 +25,11 @@ const SYMMETRY_TOL: f64 = 1e-8;
 /// Singular values (descending, all `>= 0`) of a `rows x cols` row-major matrix, from a full
 /// SVD. An all-zero matrix gives exact zeros (never NaN).
 pub fn singular_values(m: &[f64], rows: usize, cols: usize) -> Result<Vec<f64>> {
-    let mat = matrix("singular_values: matrix", m, rows, cols)?;
+    shape("singular_values: matrix", m, rows, cols)?;
+    finite("singular_values: matrix", m)?;
+    // Read as column-major, the row-major slice is Mᵀ, which has the same singular values: a
+    // plain copy instead of a transposing one (this runs once per routed point and expert).
+    let mat = DMatrix::from_column_slice(cols, rows, m);
     let dim = rows.min(cols);
     let svd =
         SVD::try_new_unordered(mat, false, false, f64::EPSILON, iteration_cap(dim)).ok_or(Error::NoConvergence {

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod alignment;
+mod cov_stream;
 mod decomp;
 mod error;
 mod gmm;
@@ -35,6 +36,7 @@ mod subspace;
 mod validate;
 
 pub use alignment::{alignment_chance, frobenius_cosine, scaled_copy_residual};
+pub use cov_stream::CovarianceAcc;
 pub use decomp::{singular_values, sym_eigen, top_singular_subspaces};
 pub use error::{Error, Result};
 pub use gmm::{diagonal_gmm_responsibilities, fit_diagonal_gmm, GmmFit, GmmOptions, LLOYD_ITERS};

@@ -5,7 +5,7 @@ mod common;
 use common::{close, close_all, matmul, transpose};
 use moescope_spectral::{
     compare_subspaces, frobenius_cosine, pca, scaled_copy_residual, singular_values, spectrum_metrics, sym_eigen,
-    top_singular_subspaces, weighted_covariance, Result, SpectrumOptions,
+    top_singular_subspaces, weighted_covariance, CovarianceAcc, Result, SpectrumOptions,
 };
 use serde_json::Value;
 
@@ -98,6 +98,18 @@ fn weighted_covariance_and_pca_match_numpy() -> Result<()> {
         close(freq.n_eff, f(c, "n_eff"), TOL, "n_eff");
         let unb = weighted_covariance(&x, n, d, &w, true)?;
         close_all(&unb.cov, &vecf(c, "cov_unbiased"), TOL, "cov_unbiased");
+        // The streaming form, fed in uneven chunks (1 point, 2 points, the rest).
+        let mut acc = CovarianceAcc::new(d);
+        let cuts = [0, 1.min(n), 3.min(n), n];
+        for win in cuts.windows(2).filter(|c| c[1] > c[0]) {
+            acc.add(&x[win[0] * d..win[1] * d], &w[win[0]..win[1]])?;
+        }
+        let (sf, su) = (acc.finish(false)?, acc.finish(true)?);
+        close_all(&sf.mean, &vecf(c, "mean"), TOL, "streamed mean");
+        close_all(&sf.cov, &vecf(c, "cov_frequency"), TOL, "streamed cov_frequency");
+        close_all(&su.cov, &vecf(c, "cov_unbiased"), TOL, "streamed cov_unbiased");
+        close(sf.total_weight, f(c, "total_weight"), TOL, "streamed W");
+        close(sf.n_eff, f(c, "n_eff"), TOL, "streamed n_eff");
 
         let p = pca(&freq.cov, d)?;
         let r = &c["pca"];

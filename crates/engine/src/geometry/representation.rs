@@ -2,7 +2,7 @@
 //! weights as soft-cluster responsibilities, the support rule, and between-expert subspaces.
 
 use super::{Array, Rows};
-use moescope_spectral::{compare_subspaces, min_support, pca, weighted_covariance, Pca};
+use moescope_spectral::{compare_subspaces, min_support, pca, CovarianceAcc, Pca};
 
 /// Options of the weighted PCA.
 pub(crate) struct PcaOptions {
@@ -10,37 +10,47 @@ pub(crate) struct PcaOptions {
     pub subspace_rank: usize,
 }
 
-/// Probe points: n rows of dimension d, row-major.
-pub(crate) struct Points<'a> {
-    pub x: &'a [f64],
-    pub n: usize,
-    pub d: usize,
+/// Covariance accumulators of n row-major points of dimension d under responsibilities `w`
+/// (n × k): one per column of `w`.
+pub(crate) fn accumulate(h: &[f64], d: usize, w: &[f64], k: usize) -> moescope_spectral::Result<Vec<CovarianceAcc>> {
+    let n = w.len() / k.max(1);
+    let mut accs = vec![CovarianceAcc::new(d); k];
+    add_columns(&mut accs, h, w, n)?;
+    Ok(accs)
 }
 
-/// Per-expert PCA of the points under responsibilities `w` (n × k). Emits `families.0.*` rows per
+/// Adds n points `h` to `accs[e]` with weights w[·, e] (`w` n × accs.len()).
+pub(crate) fn add_columns(accs: &mut [CovarianceAcc], h: &[f64], w: &[f64], n: usize) -> moescope_spectral::Result<()> {
+    let k = accs.len();
+    for (e, acc) in accs.iter_mut().enumerate() {
+        let we: Vec<f64> = (0..n).map(|i| w[i * k + e]).collect();
+        acc.add(h, &we)?;
+    }
+    Ok(())
+}
+
+/// Per-expert PCA from each expert's covariance accumulator. Emits `families.0.*` rows per
 /// expert and their routing-mass-weighted means over supported experts, the subspace overlaps
 /// among supported experts (`families.1.*`), and returns arrays for the figures.
 pub(crate) fn weighted_pca(
-    pts: &Points,
-    w: &[f64],
-    k: usize,
+    covs: &[CovarianceAcc],
+    d: usize,
     opts: &PcaOptions,
     rows: &mut Rows,
     (family, subspace_family): (&str, &str),
 ) -> moescope_spectral::Result<Vec<Array>> {
-    let (h, n, d) = (pts.x, pts.n, pts.d);
+    let k = covs.len();
     let mut supported: Vec<(usize, f64, Pca)> = Vec::new();
     let mut under = 0usize;
     let mut cev = vec![0.0; k * d];
-    for e in 0..k {
-        let we: Vec<f64> = (0..n).map(|i| w[i * k + e]).collect();
-        let mass: f64 = we.iter().sum();
+    for (e, acc) in covs.iter().enumerate() {
+        let mass = acc.total_weight();
         if mass <= 0.0 {
             under += 1;
             rows.push(Some(e), &format!("{family}.n_eff"), 0.0);
             continue;
         }
-        let cov = match weighted_covariance(h, n, d, &we, opts.unbiased) {
+        let cov = match acc.finish(opts.unbiased) {
             // The unbiased (reliability-weights) form is undefined at n_eff ≤ 1: such an expert
             // is under-supported, not an error of the job.
             Err(moescope_spectral::Error::DegenerateWeights { n_eff, .. }) => {
@@ -82,16 +92,15 @@ pub(crate) fn weighted_pca(
     ])
 }
 
-/// Unweighted PCA of all of `h` (SPEC §6.3 Σ_D, §6.4 Σ_all).
+/// Unweighted PCA of all probe points, from their unit-weight accumulator (SPEC §6.3 Σ_D,
+/// §6.4 Σ_all).
 pub(crate) fn global_pca(
-    h: &[f64],
-    n: usize,
+    all: &CovarianceAcc,
     d: usize,
     rows: &mut Rows,
     family: &str,
 ) -> moescope_spectral::Result<Array> {
-    let cov = weighted_covariance(h, n, d, &vec![1.0; n], false)?;
-    let p = pca(&cov.cov, d)?;
+    let p = pca(&all.finish(false)?.cov, d)?;
     emit_pca(rows, family, None, &p);
     Ok(Array {
         name: format!("{family}_cev"),
