@@ -205,3 +205,51 @@ fn stacked_seeds_match_one_at_a_time() {
     assert_eq!(m["config"]["train"]["stack"], 3);
     assert_eq!(m["jobs"].as_array().unwrap().len(), 12);
 }
+
+/// `probe.spectra: device` takes the singular values with the batched solvers on the run's device
+/// (here the CPU Jacobi reference of moescope-gpu) and copies back only reductions; every metric
+/// row must match the host path (nalgebra SVDs of copied Jacobians).
+#[test]
+fn device_spectra_match_host_spectra() {
+    let (_a, host) = tiny_run(&["train.steps=20"]);
+    let (_b, device) = tiny_run(&["train.steps=20", "probe.spectra=device"]);
+    let rows = |dir: &std::path::Path| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let (h, d) = (rows(&host), rows(&device));
+    assert_eq!(h.len(), d.len());
+    // The α/β power-law fits take logs of the smallest singular values, where two correct SVD
+    // algorithms differ most (the PyTorch agreement in BENCHMARKS.md sees the same, 1e-8 there):
+    // a looser tolerance for them, a tight one for everything else.
+    let mut worst = [(0.0, String::new()), (0.0, String::new())];
+    for (a, b) in h.iter().zip(&d) {
+        let key = |r: &serde_json::Value| format!("{} s{} e{} {}", r["model"], r["seed"], r["expert"], r["metric"]);
+        assert_eq!(key(a), key(b));
+        let (x, y) = (a["value"].as_f64().unwrap(), b["value"].as_f64().unwrap());
+        let rel = (x - y).abs() / x.abs().max(1e-3);
+        let name = a["metric"].as_str().unwrap();
+        let fit = usize::from(name.ends_with(".alpha") || name.ends_with(".beta"));
+        if rel > worst[fit].0 {
+            worst[fit] = (rel, key(a));
+        }
+    }
+    assert!(
+        worst[0].0 <= 1e-9,
+        "worst relative difference {:e} at {}",
+        worst[0].0,
+        worst[0].1
+    );
+    assert!(
+        worst[1].0 <= 1e-4,
+        "worst fit difference {:e} at {}",
+        worst[1].0,
+        worst[1].1
+    );
+    let (_, sv_h) = read_npy(&host.join("spectra/soft_s1_jac_expert_sv.npy"));
+    let (_, sv_d) = read_npy(&device.join("spectra/soft_s1_jac_expert_sv.npy"));
+    assert!(sv_h
+        .iter()
+        .zip(&sv_d)
+        .all(|(a, b)| (a - b).abs() <= 1e-10 * (1.0 + a.abs())));
+}

@@ -64,6 +64,20 @@ pub enum JacobianPath {
     Autograd,
 }
 
+/// Where the spectral stage takes the singular values of the Jacobians (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpectraOn {
+    /// `device` when the run is on a GPU, `host` otherwise.
+    #[default]
+    Auto,
+    /// Copy each chunk's Jacobians to the host; nalgebra SVDs there (fastest on a CPU).
+    Host,
+    /// Batched solvers on the run's device (moescope-gpu); only singular values, expert-average
+    /// sums and pairwise inner products come back. On a CPU this is the Jacobi reference.
+    Device,
+}
+
 /// Floating-point precision of the probe and spectral stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -24,8 +24,8 @@ mod seed;
 pub use error::{Error, Result};
 pub use experiment::{Architecture, CsvTask, Experiment, IdxTask, ModelShape, SplitSizes, SyntheticTask, TaskSpec};
 pub use kinds::{
-    Activation, AvgWeight, Capacity, DeviceSpec, GroupOrder, JacobianPath, Precision, Problem, Routing, TaskKind,
-    WeightMode,
+    Activation, AvgWeight, Capacity, DeviceSpec, GroupOrder, JacobianPath, Precision, Problem, Routing, SpectraOn,
+    TaskKind, WeightMode,
 };
 pub use raw::{
     OutputConfig, ProbeConfig, RawConfig, RawModel, RawTask, RobustnessConfig, Seeds, StatsConfig, TrainConfig,

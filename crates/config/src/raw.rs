@@ -210,6 +210,9 @@ pub struct ProbeConfig {
     /// `f64` (default) or `f32`.
     #[serde(default)]
     pub precision: Precision,
+    /// Where the Jacobians' singular values are taken: `auto` (default), `host` or `device`.
+    #[serde(default)]
+    pub spectra: SpectraOn,
     /// Dense-partition groups: `index` or `random`.
     #[serde(default)]
     pub dense_groups: GroupOrder,

@@ -5,16 +5,21 @@
 //! Every stage boundary checks finiteness; a failure names the stage and ends this job only.
 
 use crate::geometry::ensemble::{self, Diversity};
-use crate::geometry::function::{spectrum, ExpertJacobians, SpectrumAcc};
+use crate::geometry::function::{ExpertJacobians, Reduced, SpectrumAcc};
 use crate::geometry::representation::{accumulate, add_columns, global_pca, weighted_pca, PcaOptions};
 use crate::geometry::robustness::{self, Perturbations};
 use crate::geometry::{alignment, routing, Array, Rows};
 use crate::tensors::{host_f64, SeedTensors};
 use candle_core::{DType, Device, Tensor};
-use moescope_config::{Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, WeightMode};
+use moescope_config::{
+    Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, SpectraOn, WeightMode,
+};
 use moescope_model::{Model, ModelSpec, StackedRun, TrainOptions, TrainReport};
+use moescope_probe::LayerJacobians;
 use moescope_records::{CurveRow, MetricRow, NpyStream};
-use moescope_spectral::{diagonal_gmm_responsibilities, CovarianceAcc, GmmOptions, SpectrumOptions};
+use moescope_spectral::{
+    diagonal_gmm_responsibilities, singular_values, spectrum_metrics, CovarianceAcc, GmmOptions, SpectrumOptions,
+};
 use std::path::Path;
 use std::time::Instant;
 
@@ -194,6 +199,8 @@ struct Probe<'a> {
     model: Model,
     x: Tensor,
     spectrum: SpectrumOptions,
+    /// Take the singular values on the run's device (`probe.spectra`), not on the host.
+    device_spectra: bool,
     probe_seconds: f64,
     spectral_seconds: f64,
 }
@@ -217,6 +224,11 @@ impl<'a> Probe<'a> {
         let spectrum = SpectrumOptions {
             decay_q: exp.probe.decay_q,
         };
+        let device_spectra = match exp.probe.spectra {
+            SpectraOn::Auto => model.device().is_cuda(),
+            SpectraOn::Host => false,
+            SpectraOn::Device => true,
+        };
         Ok(Probe {
             exp,
             arch,
@@ -224,6 +236,7 @@ impl<'a> Probe<'a> {
             model,
             x,
             spectrum,
+            device_spectra,
             probe_seconds: 0.0,
             spectral_seconds: 0.0,
         })
@@ -342,12 +355,14 @@ impl<'a> Probe<'a> {
         self.arch.routing == Routing::Dense
     }
 
-    /// One chunk: Jacobians on the device, then host spectra.
+    /// One chunk: Jacobians on the device (`probe`), then their reduction, on the host or the
+    /// device, and the host accumulators (`spectral`).
     fn chunk(&mut self, x: &Tensor, st: &mut ProbeState) -> Result<(), StageFailure> {
         let t = Instant::now();
-        let host = self.jacobians(x).map_err(fail("probe"))?;
+        let jac = self.jacobians(x).map_err(fail("probe"))?;
         self.probe_seconds += t.elapsed().as_secs_f64();
         let t = Instant::now();
+        let host = self.reduce(jac)?;
         st.add(host, &self.spectrum, self.exp.probe.avg_weight, self.dims())
             .map_err(fail("spectral"))?;
         st.spill().map_err(fail("spectral"))?;
@@ -360,35 +375,80 @@ impl<'a> Probe<'a> {
         (s.d, s.d_out, s.d_in)
     }
 
-    /// Everything the spectral stage needs from one chunk, copied to the host once.
-    fn jacobians(&self, x: &Tensor) -> moescope_probe::Result<HostChunk> {
+    /// One chunk's Jacobians and routing, on the model's device.
+    fn jacobians(&self, x: &Tensor) -> moescope_probe::Result<DeviceChunk> {
         let h = self.model.encode(x)?; // (n, d)
         let lj = match self.exp.probe.jacobian {
             JacobianPath::ClosedForm => moescope_probe::layer_jacobians(&self.model, &h)?,
             JacobianPath::Autograd => moescope_probe::layer_jacobians_autograd(&self.model, &h, self.exp.probe.chunk)?,
         };
-        let model_j = match self.exp.probe.jacobian {
+        let model = match self.exp.probe.jacobian {
             // Reuses the layer Jacobian above instead of computing it a second time.
             JacobianPath::ClosedForm => moescope_probe::model_jacobian_from_layer(&self.model, x, &lj.full)?,
             JacobianPath::Autograd => moescope_probe::model_jacobian_autograd(&self.model, x, self.exp.probe.chunk)?,
         };
         let groups = match self.is_dense() {
-            true => Some(host_f64(&self.dense_groups(&h)?)?),
+            true => Some(self.dense_groups(&h)?),
             false => None,
         };
-        // SPEC §9.2 S3 diversity: every expert on every point, whatever the routing.
+        Ok(DeviceChunk { h, lj, model, groups })
+    }
+
+    /// What the host accumulators need from a chunk. Host spectra: the Jacobians are copied and
+    /// decomposed here. Device spectra: batched solvers on the device, and only singular values,
+    /// expert-average sums and pairwise inner products are copied (never the Jacobians).
+    fn reduce(&self, c: DeviceChunk) -> Result<HostChunk, StageFailure> {
+        let (e, d) = (self.arch.experts, self.model.spec().d);
+        let (s_out, s_in) = (self.model.spec().d_out, self.model.spec().d_in);
+        let copy = |t: &Tensor| host_f64(t).map_err(fail("probe"));
+        let (gates, selected) = (copy(&c.lj.gates)?, copy(&c.lj.selected)?);
+        let weights = match self.exp.probe.avg_weight {
+            AvgWeight::Gate => (&c.lj.gates, &gates),
+            AvgWeight::UniformRouted => (&c.lj.selected, &selected),
+        };
+        let ones = |g: usize| vec![1.0; gates.len() / e * g];
+        let (expert, full_sv, model_sv, groups) = if self.device_spectra {
+            let dev = |r: moescope_gpu::Result<Vec<f64>>| r.map_err(fail("spectral"));
+            let expert = device_reduce(&c.lj.expert, weights.0).map_err(fail("spectral"))?;
+            let groups = c.groups.as_ref().map(|g| {
+                let (n, k, _, _) = g.dims4()?;
+                device_reduce(g, &Tensor::ones((n, k), g.dtype(), g.device())?) // uniform weights
+            });
+            let groups = groups.transpose().map_err(fail("spectral"))?;
+            (expert, dev(device_sv(&c.lj.full))?, dev(device_sv(&c.model))?, groups)
+        } else {
+            let sv_all = |j: &[f64], r: usize, c: usize| -> moescope_spectral::Result<Vec<f64>> {
+                Ok(j.chunks(r * c)
+                    .map(|m| singular_values(m, r, c))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .concat())
+            };
+            let host = |r: moescope_spectral::Result<Reduced>| r.map_err(fail("spectral"));
+            let expert = host(Reduced::host(&copy(&c.lj.expert)?, weights.1, &selected, e, d))?;
+            let groups = match &c.groups {
+                Some(g) => {
+                    let k = g.dim(1).map_err(fail("probe"))?;
+                    let ones = ones(k);
+                    Some(host(Reduced::host(&copy(g)?, &ones, &ones, k, d))?)
+                }
+                None => None,
+            };
+            let full = sv_all(&copy(&c.lj.full)?, d, d).map_err(fail("spectral"))?;
+            let model = sv_all(&copy(&c.model)?, s_out, s_in).map_err(fail("spectral"))?;
+            (expert, full, model, groups)
+        };
         let expert_out = match self.is_dense() {
-            true => None,
-            false => Some(host_f64(&lj.expert_out)?), // (n, E, d)
+            true => None,                           // SPEC §9.2 S3 diversity: routed models only
+            false => Some(copy(&c.lj.expert_out)?), // (n, E, d)
         };
         Ok(HostChunk {
-            h: host_f64(&h)?,
-            expert: host_f64(&lj.expert)?,
-            full: host_f64(&lj.full)?,
-            gates: host_f64(&lj.gates)?,
-            selected: host_f64(&lj.selected)?,
-            margin: lj.margin.as_ref().map(host_f64).transpose()?,
-            model: host_f64(&model_j)?,
+            h: copy(&c.h)?,
+            expert,
+            full_sv,
+            model_sv,
+            gates,
+            selected,
+            margin: c.lj.margin.as_ref().map(copy).transpose()?,
             groups,
             expert_out,
         })
@@ -486,18 +546,55 @@ fn permutation(n: usize, seed: u64) -> Vec<usize> {
     p
 }
 
-/// Host copies of one chunk.
+/// One chunk's Jacobians and routing, still on the model's device.
+struct DeviceChunk {
+    /// (n, d) router inputs.
+    h: Tensor,
+    lj: LayerJacobians,
+    /// (n, d_out, d_in) end-to-end Jacobians.
+    model: Tensor,
+    /// (n, G, d, d) dense-partition group Jacobians (dense only).
+    groups: Option<Tensor>,
+}
+
+/// Host data of one chunk: reductions of the Jacobians, never the Jacobians themselves.
 struct HostChunk {
     h: Vec<f64>,
-    expert: Vec<f64>,
-    full: Vec<f64>,
+    expert: Reduced,
+    /// (n, d) singular values of J_F.
+    full_sv: Vec<f64>,
+    /// (n, min(d_out, d_in)) singular values of the end-to-end Jacobian.
+    model_sv: Vec<f64>,
     gates: Vec<f64>,
     selected: Vec<f64>,
     margin: Option<Vec<f64>>,
-    model: Vec<f64>,
-    groups: Option<Vec<f64>>,
+    groups: Option<Reduced>,
     /// (n, E, d) E_e(h) for every expert; `None` for dense.
     expert_out: Option<Vec<f64>>,
+}
+
+/// Singular values of every matrix of a (…, r, c) device tensor, computed there; host (…, min(r, c)).
+fn device_sv(t: &Tensor) -> moescope_gpu::Result<Vec<f64>> {
+    let dims = t.dims();
+    let (r, c) = (dims[dims.len() - 2], dims[dims.len() - 1]);
+    let batch = t.elem_count() / (r * c).max(1);
+    let sv = moescope_gpu::singular_values(&t.reshape((batch, r, c))?)?;
+    Ok(host_f64(&sv)?)
+}
+
+/// [`Reduced`] of expert Jacobians `jac` (n, E, d, d) with weights (n, E), computed on their
+/// device: batched singular values, Σ_i w_ie J_e and the per-point Gram matrix of the J_e.
+fn device_reduce(jac: &Tensor, weights: &Tensor) -> moescope_gpu::Result<Reduced> {
+    let (n, e, d, _) = jac.dims4()?;
+    let w = weights.to_dtype(jac.dtype())?.reshape((n, e, 1, 1))?;
+    let jbar = jac.broadcast_mul(&w)?.sum(0)?; // (E, d, d)
+    let flat = jac.reshape((n, e, d * d))?;
+    let dots = flat.matmul(&flat.transpose(1, 2)?.contiguous()?)?; // (n, E, E)
+    Ok(Reduced {
+        sv: device_sv(jac)?,
+        jbar: host_f64(&jbar)?,
+        dots: host_f64(&dots)?,
+    })
 }
 
 /// The per-point spectra files of one job: `<prefix>jac_expert_sv.npy` (n, E, d),
@@ -602,24 +699,20 @@ impl ProbeState {
         (d, d_out, d_in): (usize, usize, usize),
     ) -> moescope_spectral::Result<()> {
         let weights = match avg {
-            AvgWeight::Gate => c.gates.clone(),
-            AvgWeight::UniformRouted => c.selected.clone(),
+            AvgWeight::Gate => &c.gates,
+            AvgWeight::UniformRouted => &c.selected,
         };
-        self.expert
-            .add_chunk(&c.expert, &weights, &c.gates, &c.selected, opts)?;
-        if let (Some(acc), Some(j)) = (self.groups.as_mut(), c.groups.as_ref()) {
-            let n = c.h.len() / d;
-            let g = acc.mass.len();
-            let ones = vec![1.0; n * g];
-            acc.add_chunk(j, &ones, &ones, &ones, opts)?;
+        self.expert.add_chunk(&c.expert, weights, &c.gates, &c.selected, opts)?;
+        if let (Some(acc), Some(r)) = (self.groups.as_mut(), c.groups.as_ref()) {
+            let ones = vec![1.0; c.h.len() / d * acc.mass.len()];
+            acc.add_chunk(r, &ones, &ones, &ones, opts)?;
         }
-        for j in c.full.chunks(d * d) {
-            let (sv, m) = spectrum(j, d, d, opts)?;
-            self.full.add(&m, 1.0);
-            self.full_sv.extend_from_slice(&sv);
+        for sv in c.full_sv.chunks(d) {
+            self.full.add(&spectrum_metrics(sv, (d, d), opts)?, 1.0);
+            self.full_sv.extend_from_slice(sv);
         }
-        for j in c.model.chunks(d_out * d_in) {
-            self.model.add(&spectrum(j, d_out, d_in, opts)?.1, 1.0);
+        for sv in c.model_sv.chunks(d_out.min(d_in)) {
+            self.model.add(&spectrum_metrics(sv, (d_out, d_in), opts)?, 1.0);
         }
         if let Some(out) = &c.expert_out {
             self.diversity.add(out, self.expert.experts.len(), d);

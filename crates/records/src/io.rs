@@ -102,3 +102,42 @@ pub fn read_npy(path: &Path) -> Result<NpyArray> {
     }
     Ok(NpyArray { shape, data })
 }
+
+/// Calls `f` with each row (run along the last axis) of a C-order float64 `.npy` file, reading
+/// it as a stream, so a per-point array of any size needs one row of memory; returns the shape.
+/// Errors like [`read_npy`] (float32 files are not accepted here); a non-finite value is an
+/// error naming its flat index, raised before the row holding it reaches `f`.
+pub fn for_each_npy_row(path: &Path, f: &mut dyn FnMut(&[f64])) -> Result<Vec<usize>> {
+    let bad = |message: String| Error::Parse {
+        path: path.to_path_buf(),
+        line: 0,
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
+    if npy.order() != npyz::Order::C {
+        return Err(bad("Fortran-order arrays are not supported".into()));
+    }
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let row_len = shape.last().copied().unwrap_or(1).max(1);
+    let mut row = Vec::with_capacity(row_len);
+    let values = npy.data::<f64>().map_err(|e| bad(format!("{e} (expected float64)")))?;
+    for (i, v) in values.enumerate() {
+        let v = v.map_err(io_err(path))?;
+        if !v.is_finite() {
+            return Err(bad(format!("non-finite value {v} at flat index {i}")));
+        }
+        row.push(v);
+        if row.len() == row_len {
+            f(&row);
+            row.clear();
+        }
+    }
+    if !row.is_empty() {
+        return Err(bad(format!(
+            "{} trailing values do not fill a row of {row_len}",
+            row.len()
+        )));
+    }
+    Ok(shape)
+}

@@ -152,7 +152,11 @@ mod tests {
         s.append(&all[18..]).unwrap(); // rows 3–4
         assert_eq!(s.finish().unwrap(), path);
         let back = read_npy(&path).unwrap();
-        assert_eq!((back.shape, back.data), (vec![5, 2, 3], all));
+        assert_eq!((back.shape, back.data), (vec![5, 2, 3], all.clone()));
+        let mut rows = Vec::new();
+        let shape = crate::for_each_npy_row(&path, &mut |r| rows.push(r.to_vec())).unwrap();
+        assert_eq!(shape, vec![5, 2, 3]);
+        assert_eq!(rows, all.chunks(3).map(|c| c.to_vec()).collect::<Vec<_>>());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left");
     }
 
@@ -171,6 +175,23 @@ mod tests {
         assert!(err.contains("needs 4 values, got 2"), "{err}");
         assert!(!path.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left");
+    }
+
+    #[test]
+    fn row_reader_rejects_non_finite_values_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.npy");
+        crate::write_npy(&path, &[2, 2], &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len();
+        bytes[n - 8..].copy_from_slice(&f64::NAN.to_le_bytes()); // the last value
+        std::fs::write(&path, bytes).unwrap();
+        let mut seen = 0;
+        let err = crate::for_each_npy_row(&path, &mut |_| seen += 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("d.npy") && err.contains("flat index 3"), "{err}");
+        assert_eq!(seen, 1, "only the finite first row reached the callback");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! A run folder read into memory: manifest, metric rows, curves and the `.npy` arrays.
 
 use crate::Result;
-use moescope_records::{read_curves, read_metrics_jsonl, read_npy, CurveRow, Manifest, MetricRow, NpyArray as Array};
+use moescope_records::{
+    for_each_npy_row, read_curves, read_metrics_jsonl, read_npy, CurveRow, Manifest, MetricRow, NpyArray as Array,
+};
 use std::path::{Path, PathBuf};
 
 /// Everything the report reads from a run folder.
@@ -66,10 +68,30 @@ impl RunData {
 
     /// `spectra/<model>_s<seed>_<name>.npy`, or `None` when the file does not exist.
     pub fn array(&self, model: &str, seed: u64, name: &str) -> Result<Option<Array>> {
-        let path = self.dir.join("spectra").join(format!("{model}_s{seed}_{name}.npy"));
+        let path = self.array_path(model, seed, name);
         if !path.exists() {
             return Ok(None);
         }
         Ok(Some(read_npy(&path)?))
+    }
+
+    /// Streams the rows (last axis) of `spectra/<model>_s<seed>_<name>.npy` through `f`; the
+    /// shape, or `None` when the file does not exist.
+    pub fn for_each_row(
+        &self,
+        model: &str,
+        seed: u64,
+        name: &str,
+        f: &mut dyn FnMut(&[f64]),
+    ) -> Result<Option<Vec<usize>>> {
+        let path = self.array_path(model, seed, name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(for_each_npy_row(&path, f)?))
+    }
+
+    fn array_path(&self, model: &str, seed: u64, name: &str) -> std::path::PathBuf {
+        self.dir.join("spectra").join(format!("{model}_s{seed}_{name}.npy"))
     }
 }

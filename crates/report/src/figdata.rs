@@ -182,26 +182,67 @@ fn mean_sd(curves: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     (mean, sd)
 }
 
-/// Weighted mean spectrum over points and experts of `sv` (N, E, d) with weights (N, E);
-/// `normalise` divides each spectrum by its σ1 first and skips dead ones (σ1 ≤ 1e-12).
-pub fn mean_spectrum(sv: &Array, weights: Option<&Array>, normalise: bool) -> Option<Vec<f64>> {
-    let (n, e, d) = match sv.shape[..] {
-        [n, e, d] => (n, e, d),
-        _ => return None,
-    };
-    let mut acc = vec![0.0; d];
-    let mut total = 0.0;
-    for i in 0..n * e {
-        let w = weights.map_or(1.0, |w| w.data.get(i).copied().unwrap_or(0.0));
-        let s = &sv.data[i * d..(i + 1) * d];
-        if w <= 0.0 || (normalise && s[0] <= 1e-12) {
-            continue;
+/// Weighted mean of spectra fed one at a time (one per point and expert); with `normalise`
+/// each spectrum is divided by its σ1 first and dead ones (σ1 ≤ 1e-12) are skipped.
+#[derive(Debug, Clone)]
+pub struct MeanSpectrum {
+    acc: Vec<f64>,
+    total: f64,
+    normalise: bool,
+}
+
+impl MeanSpectrum {
+    /// An empty mean.
+    pub fn new(normalise: bool) -> MeanSpectrum {
+        MeanSpectrum {
+            acc: Vec::new(),
+            total: 0.0,
+            normalise,
         }
-        let scale = if normalise { 1.0 / s[0] } else { 1.0 };
-        acc.iter_mut().zip(s).for_each(|(a, v)| *a += w * v * scale);
-        total += w;
     }
-    (total > 0.0).then(|| acc.iter().map(|a| a / total).collect())
+
+    /// Adds spectrum `s` (descending) with weight `w` (≤ 0: ignored).
+    pub fn add(&mut self, s: &[f64], w: f64) {
+        if w <= 0.0 || s.is_empty() || (self.normalise && s[0] <= 1e-12) {
+            return;
+        }
+        if self.acc.len() != s.len() {
+            self.acc = vec![0.0; s.len()];
+        }
+        let scale = if self.normalise { 1.0 / s[0] } else { 1.0 };
+        self.acc.iter_mut().zip(s).for_each(|(a, v)| *a += w * v * scale);
+        self.total += w;
+    }
+
+    /// The mean, or `None` when nothing had positive weight.
+    pub fn finish(&self) -> Option<Vec<f64>> {
+        (self.total > 0.0).then(|| self.acc.iter().map(|a| a / self.total).collect())
+    }
+}
+
+/// The routing-weighted mean spectrum of one (model, seed) from its per-point array
+/// `spectra/<model>_s<seed>_<array>.npy` (N, E, d), streamed row by row (the array can be far
+/// larger than memory needs to be), weighted by the gates (N, E) when `gated`.
+fn streamed_mean_spectrum(
+    run: &RunData,
+    model: &str,
+    seed: u64,
+    array: &str,
+    gated: bool,
+    normalise: bool,
+) -> Result<Option<Vec<f64>>> {
+    let gates = if gated { run.array(model, seed, "gates")? } else { None };
+    let mut mean = MeanSpectrum::new(normalise);
+    let mut i = 0;
+    let shape = run.for_each_row(model, seed, array, &mut |s| {
+        let w = gates.as_ref().map_or(1.0, |g| g.data.get(i).copied().unwrap_or(0.0));
+        mean.add(s, w);
+        i += 1;
+    })?;
+    Ok(match shape.as_deref() {
+        Some([_, _, _]) => mean.finish(),
+        _ => None,
+    })
 }
 
 /// The spectra families of Fig 1/2: (label, style, model, array, weighted by gates, alpha metric).
@@ -240,11 +281,7 @@ pub fn spectra_figure(run: &RunData, normalise: bool) -> Result<Figure> {
     for (label, style, model, array, gated, alpha) in spectrum_families(run) {
         let mut curves = Vec::new();
         for &seed in run.seeds() {
-            let Some(sv) = run.array(&model, seed, array)? else {
-                continue;
-            };
-            let gates = if gated { run.array(&model, seed, "gates")? } else { None };
-            curves.extend(mean_spectrum(&sv, gates.as_ref(), normalise));
+            curves.extend(streamed_mean_spectrum(run, &model, seed, array, gated, normalise)?);
         }
         let (y, sd) = mean_sd(&curves);
         let label = match normalise {
@@ -682,4 +719,30 @@ pub fn figures(run: &RunData) -> Result<Vec<Figure>> {
     ];
     f.extend(gate_plane_figure(run)?);
     Ok(f)
+}
+
+#[cfg(test)]
+mod mean_spectrum_tests {
+    use super::MeanSpectrum;
+
+    /// By hand: raw (1·[2, 1] + 3·[4, 2] + 4·[0, 0]) / 8 = [14/8, 7/8] (the dead spectrum counts);
+    /// normalised both live spectra are [1, 0.5] and the dead one is skipped (σ1 = 0); weight 0
+    /// is ignored either way.
+    #[test]
+    fn weighted_and_normalised_means() {
+        let mut raw = MeanSpectrum::new(false);
+        let mut norm = MeanSpectrum::new(true);
+        for (s, w) in [
+            (&[2.0, 1.0], 1.0),
+            (&[4.0, 2.0], 3.0),
+            (&[0.0, 0.0], 4.0),
+            (&[9.0, 9.0], 0.0),
+        ] {
+            raw.add(s, w);
+            norm.add(s, w);
+        }
+        assert_eq!(raw.finish(), Some(vec![14.0 / 8.0, 7.0 / 8.0]));
+        assert_eq!(norm.finish(), Some(vec![1.0, 0.5]));
+        assert_eq!(MeanSpectrum::new(true).finish(), None);
+    }
 }

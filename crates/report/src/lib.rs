@@ -33,7 +33,7 @@ pub use claims::{
 pub use data::RunData;
 pub use error::{Error, Result};
 pub use figdata::{
-    bar, figures, mean_spectrum, Bar, BarPanel, Figure, FigureKind, GatePlane, Heatmap, LinePanel, Series,
+    bar, figures, Bar, BarPanel, Figure, FigureKind, GatePlane, Heatmap, LinePanel, MeanSpectrum, Series,
 };
 pub use markdown::write_summary;
 pub use moescope_records::{read_npy, NpyArray as Array};

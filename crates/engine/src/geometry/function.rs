@@ -101,16 +101,51 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
     }
 }
 
-/// Spectrum of one `rows × cols` Jacobian and its metrics.
-pub(crate) fn spectrum(
-    j: &[f64],
-    rows: usize,
-    cols: usize,
-    opts: &SpectrumOptions,
-) -> moescope_spectral::Result<(Vec<f64>, SpectrumMetrics)> {
-    let sv = singular_values(j, rows, cols)?;
-    let m = spectrum_metrics(&sv, (rows, cols), opts)?;
-    Ok((sv, m))
+/// What the spectral stage needs from one chunk's expert Jacobians J_e (n × E × d × d), however
+/// it was computed: on the host from the Jacobians themselves ([`Reduced::host`]), or on the
+/// device, where only these come back (`job.rs`).
+pub(crate) struct Reduced {
+    /// Singular values, n × E × d, descending (only routed pairs are read).
+    pub sv: Vec<f64>,
+    /// Σ_i w_ie J_e(h_i), E × d × d (unrouted pairs have weight 0).
+    pub jbar: Vec<f64>,
+    /// ⟨J_e, J_f⟩_F per point, n × E × E (only co-routed e < f are read).
+    pub dots: Vec<f64>,
+}
+
+impl Reduced {
+    /// From the Jacobians on the host: SVDs and inner products of the routed pairs only.
+    pub fn host(
+        jac: &[f64],
+        weights: &[f64],
+        selected: &[f64],
+        e: usize,
+        d: usize,
+    ) -> moescope_spectral::Result<Reduced> {
+        let (n, dd) = (weights.len() / e, d * d);
+        let mut r = Reduced {
+            sv: vec![0.0; n * e * d],
+            jbar: vec![0.0; e * dd],
+            dots: vec![0.0; n * e * e],
+        };
+        let routed = |k: usize| weights[k] > 0.0 && selected[k] != 0.0;
+        for k in (0..n * e).filter(|&k| routed(k)) {
+            let j = &jac[k * dd..][..dd];
+            r.sv[k * d..][..d].copy_from_slice(&singular_values(j, d, d)?);
+            for (acc, x) in r.jbar[(k % e) * dd..][..dd].iter_mut().zip(j) {
+                *acc += weights[k] * x;
+            }
+        }
+        for i in 0..n {
+            for a in (0..e).filter(|&a| routed(i * e + a)) {
+                for b in (a + 1..e).filter(|&b| routed(i * e + b)) {
+                    let (ja, jb) = (&jac[(i * e + a) * dd..][..dd], &jac[(i * e + b) * dd..][..dd]);
+                    r.dots[(i * e + a) * e + b] = frobenius_dot(ja, jb);
+                }
+            }
+        }
+        Ok(r)
+    }
 }
 
 /// Per-expert Jacobians J_e of all probe points: spectra, gate-scaled spectra, expert averages
@@ -126,7 +161,8 @@ pub(crate) struct ExpertJacobians {
     pub mass: Vec<f64>,
     /// Σ g_e g_f |cos(J_e, J_f)| and Σ g_e g_f over co-active pairs.
     a2: (f64, f64),
-    /// Per-point singular values, N × E × d (zeros where the expert is not routed).
+    /// This chunk's per-point singular values, n × E × d (zeros where the expert is not
+    /// routed); the probe moves them to their `.npy` stream after every chunk.
     pub per_point: Vec<f64>,
 }
 
@@ -144,10 +180,10 @@ impl ExpertJacobians {
         }
     }
 
-    /// Adds one chunk: `jac` is n × E × d × d, `weights`, `gates` and `selected` n × E.
+    /// Adds one chunk, reduced as `r`; `weights`, `gates` and `selected` are n × E.
     pub fn add_chunk(
         &mut self,
-        jac: &[f64],
+        r: &Reduced,
         weights: &[f64],
         gates: &[f64],
         selected: &[f64],
@@ -159,54 +195,42 @@ impl ExpertJacobians {
         let mut norms = vec![0.0; e_count];
         for i in 0..n {
             norms.fill(0.0);
-            for e in 0..e_count {
-                let w = weights[i * e_count + e];
-                let j = &jac[(i * e_count + e) * d * d..][..d * d];
-                if w <= 0.0 || selected[i * e_count + e] == 0.0 {
+            for (e, norm) in norms.iter_mut().enumerate() {
+                let k = i * e_count + e;
+                let w = weights[k];
+                if w <= 0.0 || selected[k] == 0.0 {
                     self.per_point.extend(std::iter::repeat_n(0.0, d));
                     continue;
                 }
-                let (sv, m) = spectrum(j, d, d, opts)?;
-                norms[e] = m.frobenius;
+                let sv = &r.sv[k * d..][..d];
+                let m = spectrum_metrics(sv, (d, d), opts)?;
+                *norm = m.frobenius;
                 self.experts[e].add(&m, w);
                 self.pooled.add(&m, w);
-                let g = gates[i * e_count + e];
-                let scaled = scale_metrics(&m, g);
-                self.scaled.add(&scaled, w);
-                self.per_point.extend_from_slice(&sv);
+                self.scaled.add(&scale_metrics(&m, gates[k]), w);
+                self.per_point.extend_from_slice(sv);
                 self.mass[e] += w;
-                for (acc, x) in self.jbar_sum[e * d * d..][..d * d].iter_mut().zip(j) {
-                    *acc += w * x;
-                }
             }
-            self.add_pointwise_alignment(
-                &jac[i * e_count * d * d..][..e_count * d * d],
-                &gates[i * e_count..][..e_count],
-                &norms,
-            );
+            let dots = &r.dots[i * e_count * e_count..][..e_count * e_count];
+            self.add_pointwise_alignment(dots, &gates[i * e_count..][..e_count], &norms);
+        }
+        for (acc, x) in self.jbar_sum.iter_mut().zip(&r.jbar) {
+            *acc += x;
         }
         Ok(())
     }
 
-    /// A2 over the co-active pairs of one point: `jac` E × d × d, `norms` ‖J_e‖_F (0 where
-    /// e is not routed or J_e = 0; such pairs are skipped, as SPEC §7 leaves the cosine
-    /// undefined). The norms come from the singular values already computed, so each pair
-    /// costs one dot product (E(E−1)/2 per point, the hot loop at large E).
-    fn add_pointwise_alignment(&mut self, jac: &[f64], gates: &[f64], norms: &[f64]) {
-        let dd = self.d * self.d;
-        for e in 0..gates.len() {
-            for f in e + 1..gates.len() {
-                if norms[e] == 0.0 || norms[f] == 0.0 {
+    /// A2 over the co-active pairs of one point: `dots` E × E inner products ⟨J_e, J_f⟩_F,
+    /// `norms` ‖J_e‖_F (0 where e is not routed or J_e = 0; such pairs are skipped, as SPEC §7
+    /// leaves the cosine undefined). Each pair is one division: the norms come from the singular
+    /// values already computed (E(E−1)/2 pairs per point, the hot loop at large E).
+    fn add_pointwise_alignment(&mut self, dots: &[f64], gates: &[f64], norms: &[f64]) {
+        let e_count = gates.len();
+        for e in 0..e_count {
+            for f in e + 1..e_count {
+                let c = dots[e * e_count + f] / (norms[e] * norms[f]);
+                if norms[e] == 0.0 || norms[f] == 0.0 || !c.is_finite() {
                     continue;
-                }
-                let (je, jf) = (&jac[e * dd..][..dd], &jac[f * dd..][..dd]);
-                let mut c = frobenius_dot(je, jf) / (norms[e] * norms[f]);
-                if !c.is_finite() {
-                    // Overflow in the plain dot (entries near 1e154): the scaled version.
-                    let Ok(safe) = moescope_spectral::frobenius_cosine(je, jf) else {
-                        continue;
-                    };
-                    c = safe;
                 }
                 let w = gates[e] * gates[f];
                 self.a2.0 += w * c.clamp(-1.0, 1.0).abs();
@@ -286,12 +310,15 @@ mod tests {
         let jac = [1.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0];
         let gates = [0.5, 0.3, 0.2];
         let opts = SpectrumOptions { decay_q: 1 };
+        let reduce = |sel: &[f64]| Reduced::host(&jac, &gates, sel, 3, 2).unwrap();
         let mut all = ExpertJacobians::new(3, 2);
-        all.add_chunk(&jac, &gates, &gates, &[1.0, 1.0, 1.0], &opts).unwrap();
+        all.add_chunk(&reduce(&[1.0; 3]), &gates, &gates, &[1.0; 3], &opts)
+            .unwrap();
         let want = 0.15 * 0.5f64.sqrt() / (0.15 + 0.1 + 0.06);
         assert!((all.a2_mean_abs() - want).abs() < 1e-15, "{}", all.a2_mean_abs());
         let mut two = ExpertJacobians::new(3, 2);
-        two.add_chunk(&jac, &gates, &gates, &[1.0, 1.0, 0.0], &opts).unwrap();
+        let sel = [1.0, 1.0, 0.0];
+        two.add_chunk(&reduce(&sel), &gates, &gates, &sel, &opts).unwrap();
         assert!((two.a2_mean_abs() - 0.5f64.sqrt()).abs() < 1e-15);
     }
 
