@@ -398,44 +398,15 @@ impl<'a> Probe<'a> {
     /// decomposed here. Device spectra: batched solvers on the device, and only singular values,
     /// expert-average sums and pairwise inner products are copied (never the Jacobians).
     fn reduce(&self, c: DeviceChunk) -> Result<HostChunk, StageFailure> {
-        let (e, d) = (self.arch.experts, self.model.spec().d);
-        let (s_out, s_in) = (self.model.spec().d_out, self.model.spec().d_in);
         let copy = |t: &Tensor| host_f64(t).map_err(fail("probe"));
         let (gates, selected) = (copy(&c.lj.gates)?, copy(&c.lj.selected)?);
         let weights = match self.exp.probe.avg_weight {
             AvgWeight::Gate => (&c.lj.gates, &gates),
             AvgWeight::UniformRouted => (&c.lj.selected, &selected),
         };
-        let ones = |g: usize| vec![1.0; gates.len() / e * g];
-        let (expert, full_sv, model_sv, groups) = if self.device_spectra {
-            let dev = |r: moescope_gpu::Result<Vec<f64>>| r.map_err(fail("spectral"));
-            let expert = device_reduce(&c.lj.expert, weights.0).map_err(fail("spectral"))?;
-            let groups = c.groups.as_ref().map(|g| {
-                let (n, k, _, _) = g.dims4()?;
-                device_reduce(g, &Tensor::ones((n, k), g.dtype(), g.device())?) // uniform weights
-            });
-            let groups = groups.transpose().map_err(fail("spectral"))?;
-            (expert, dev(device_sv(&c.lj.full))?, dev(device_sv(&c.model))?, groups)
-        } else {
-            let sv_all = |j: &[f64], r: usize, c: usize| -> moescope_spectral::Result<Vec<f64>> {
-                Ok(j.chunks(r * c)
-                    .map(|m| singular_values(m, r, c))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .concat())
-            };
-            let host = |r: moescope_spectral::Result<Reduced>| r.map_err(fail("spectral"));
-            let expert = host(Reduced::host(&copy(&c.lj.expert)?, weights.1, &selected, e, d))?;
-            let groups = match &c.groups {
-                Some(g) => {
-                    let k = g.dim(1).map_err(fail("probe"))?;
-                    let ones = ones(k);
-                    Some(host(Reduced::host(&copy(g)?, &ones, &ones, k, d))?)
-                }
-                None => None,
-            };
-            let full = sv_all(&copy(&c.lj.full)?, d, d).map_err(fail("spectral"))?;
-            let model = sv_all(&copy(&c.model)?, s_out, s_in).map_err(fail("spectral"))?;
-            (expert, full, model, groups)
+        let (expert, full_sv, model_sv, groups) = match self.device_spectra {
+            true => on_device(&c, weights.0, &routed_pairs(weights.1, &selected)).map_err(fail("spectral"))?,
+            false => self.on_host(&c, weights.1, &selected)?,
         };
         let expert_out = match self.is_dense() {
             true => None,                           // SPEC §9.2 S3 diversity: routed models only
@@ -452,6 +423,31 @@ impl<'a> Probe<'a> {
             groups,
             expert_out,
         })
+    }
+
+    /// The host path of [`Probe::reduce`]: copy the Jacobians, nalgebra SVDs of the routed pairs.
+    fn on_host(&self, c: &DeviceChunk, weights: &[f64], selected: &[f64]) -> Result<Reductions, StageFailure> {
+        let spec = self.model.spec();
+        let (e, d) = (self.arch.experts, spec.d);
+        let copy = |t: &Tensor| host_f64(t).map_err(fail("probe"));
+        let sv_all = |j: &[f64], r: usize, c: usize| -> Result<Vec<f64>, StageFailure> {
+            let sv: moescope_spectral::Result<Vec<Vec<f64>>> =
+                j.chunks(r * c).map(|m| singular_values(m, r, c)).collect();
+            Ok(sv.map_err(fail("spectral"))?.concat())
+        };
+        let host = |r: moescope_spectral::Result<Reduced>| r.map_err(fail("spectral"));
+        let expert = host(Reduced::host(&copy(&c.lj.expert)?, weights, selected, e, d))?;
+        let groups = match &c.groups {
+            Some(g) => {
+                let k = g.dim(1).map_err(fail("probe"))?;
+                let ones = vec![1.0; selected.len() / e * k];
+                Some(host(Reduced::host(&copy(g)?, &ones, &ones, k, d))?)
+            }
+            None => None,
+        };
+        let full = sv_all(&copy(&c.lj.full)?, d, d)?;
+        let model = sv_all(&copy(&c.model)?, spec.d_out, spec.d_in)?;
+        Ok((expert, full, model, groups))
     }
 
     fn dense_groups(&self, h: &Tensor) -> moescope_probe::Result<Tensor> {
@@ -573,6 +569,24 @@ struct HostChunk {
     expert_out: Option<Vec<f64>>,
 }
 
+/// A chunk's expert reduction, J_F and end-to-end singular values, and dense-group reduction.
+type Reductions = (Reduced, Vec<f64>, Vec<f64>, Option<Reduced>);
+
+/// The device path of [`Probe::reduce`]: batched solvers where the Jacobians are; only the
+/// reductions are copied. `weights` (n, E) on the device, `routed` as in [`device_reduce`].
+fn on_device(c: &DeviceChunk, weights: &Tensor, routed: &[u32]) -> moescope_gpu::Result<Reductions> {
+    let expert = device_reduce(&c.lj.expert, weights, routed)?;
+    let groups = match &c.groups {
+        Some(g) => {
+            let (n, k, _, _) = g.dims4()?;
+            let all: Vec<u32> = (0..(n * k) as u32).collect(); // uniform weights: every group
+            Some(device_reduce(g, &Tensor::ones((n, k), g.dtype(), g.device())?, &all)?)
+        }
+        None => None,
+    };
+    Ok((expert, device_sv(&c.lj.full)?, device_sv(&c.model)?, groups))
+}
+
 /// Singular values of every matrix of a (…, r, c) device tensor, computed there; host (…, min(r, c)).
 fn device_sv(t: &Tensor) -> moescope_gpu::Result<Vec<f64>> {
     let dims = t.dims();
@@ -583,18 +597,36 @@ fn device_sv(t: &Tensor) -> moescope_gpu::Result<Vec<f64>> {
 }
 
 /// [`Reduced`] of expert Jacobians `jac` (n, E, d, d) with weights (n, E), computed on their
-/// device: batched singular values, Σ_i w_ie J_e and the per-point Gram matrix of the J_e.
-fn device_reduce(jac: &Tensor, weights: &Tensor) -> moescope_gpu::Result<Reduced> {
+/// device: batched singular values of the routed pairs only (`routed`: flat indices i·E + e,
+/// from the host copies of the weights and selection; Top-k leaves most pairs out), Σ_i w_ie J_e
+/// and the per-point Gram matrix of the J_e.
+fn device_reduce(jac: &Tensor, weights: &Tensor, routed: &[u32]) -> moescope_gpu::Result<Reduced> {
     let (n, e, d, _) = jac.dims4()?;
     let w = weights.to_dtype(jac.dtype())?.reshape((n, e, 1, 1))?;
     let jbar = jac.broadcast_mul(&w)?.sum(0)?; // (E, d, d)
     let flat = jac.reshape((n, e, d * d))?;
     let dots = flat.matmul(&flat.transpose(1, 2)?.contiguous()?)?; // (n, E, E)
+    let mut sv = vec![0.0; n * e * d];
+    if !routed.is_empty() {
+        let idx = Tensor::from_slice(routed, routed.len(), jac.device())?;
+        let picked = jac.reshape((n * e, d, d))?.index_select(&idx, 0)?; // (m, d, d)
+        for (&k, s) in routed.iter().zip(device_sv(&picked)?.chunks(d)) {
+            sv[k as usize * d..][..d].copy_from_slice(s);
+        }
+    }
     Ok(Reduced {
-        sv: device_sv(jac)?,
+        sv,
         jbar: host_f64(&jbar)?,
         dots: host_f64(&dots)?,
     })
+}
+
+/// Flat indices i·E + e of the routed (weight > 0, selected) pairs of host (n, E) arrays.
+fn routed_pairs(weights: &[f64], selected: &[f64]) -> Vec<u32> {
+    (0..weights.len())
+        .filter(|&k| weights[k] > 0.0 && selected[k] != 0.0)
+        .map(|k| k as u32)
+        .collect()
 }
 
 /// The per-point spectra files of one job: `<prefix>jac_expert_sv.npy` (n, E, d),
