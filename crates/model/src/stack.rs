@@ -19,7 +19,7 @@ use crate::train::{
     TrainOptions, TrainReport,
 };
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::{AdamW, Optimizer};
 
 /// One seed of a stacked run: its model (initialised for that seed; overwritten with the trained
 /// parameters), its data and its seed (which fixes its batch order, as in
@@ -93,14 +93,7 @@ pub fn train_stacked(
     let (dtype, device) = (models[0].dtype(), models[0].device().clone());
     let data = StackedData::new(runs, dtype, &device)?;
     let (vars, params) = stacked_vars(&models)?;
-    let adamw = ParamsAdamW {
-        lr: opts.lr,
-        beta1: opts.betas.0,
-        beta2: opts.betas.1,
-        eps: opts.eps,
-        weight_decay: opts.weight_decay,
-    };
-    let mut opt = AdamW::new(vars, adamw)?;
+    let mut opt = AdamW::new(vars, opts.adamw())?;
     let batch = opts.batch.min(data.n);
     let mut seeds: Vec<SeedRun> = runs.iter().map(|r| seed_run(r.seed, data.n, batch)).collect();
     let net = Net {

@@ -151,6 +151,17 @@ impl TrainOptions {
         Ok(())
     }
 
+    /// candle-nn's AdamW settings for these options (the learning rate is reset every step).
+    pub(crate) fn adamw(&self) -> ParamsAdamW {
+        ParamsAdamW {
+            lr: self.lr,
+            beta1: self.betas.0,
+            beta2: self.betas.1,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        }
+    }
+
     /// Learning rate at 0-based step `t`: cosine from lr to 0.1·lr when enabled.
     pub(crate) fn lr_at(&self, t: usize) -> f64 {
         if !self.cosine_decay || self.steps <= 1 {
@@ -295,14 +306,7 @@ pub fn train(
     check_data(model, data)?;
     let x_train = data.x_train.to_dtype(model.dtype())?;
     let n = x_train.dim(0)?;
-    let params = ParamsAdamW {
-        lr: opts.lr,
-        beta1: opts.betas.0,
-        beta2: opts.betas.1,
-        eps: opts.eps,
-        weight_decay: opts.weight_decay,
-    };
-    let mut opt = AdamW::new(model.trainable_vars()?, params)?;
+    let mut opt = AdamW::new(model.trainable_vars()?, opts.adamw())?;
     let mut order = BatchOrder::new(seed, n, opts.batch.min(n));
     let (mut curve, mut best, mut best_step) = (Vec::new(), f64::INFINITY, 0);
     let (mut running, mut count, mut steps_run, mut stopped_early) = (0.0, 0usize, 0, false);

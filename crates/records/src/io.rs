@@ -8,22 +8,38 @@ use std::path::Path;
 /// of the folder.
 /// Readers see either the old file or the complete new one, never a prefix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
+    let tmp = temp_beside(path, "tmp")?;
+    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    publish(&tmp, path)
+}
+
+/// The folder of `path` ("." for a bare name).
+fn folder(path: &Path) -> &Path {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+        .unwrap_or(Path::new("."))
+}
+
+/// A hidden name next to `path` for its data in progress, `.<name>.<tag>.<pid>`, after creating
+/// the folder.
+pub(crate) fn temp_beside(path: &Path, tag: &str) -> Result<std::path::PathBuf> {
+    let dir = folder(path);
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
-    // The rename itself is durable only once the folder's entry is on disk.
+    Ok(dir.join(format!(".{name}.{tag}.{}", std::process::id())))
+}
+
+/// Renames the complete, fsynced `tmp` to `path`, then fsyncs the folder: the rename itself is
+/// durable only once the folder's entry is on disk.
+pub(crate) fn publish(tmp: &Path, path: &Path) -> Result<()> {
+    std::fs::rename(tmp, path).map_err(io_err(path))?;
+    let dir = folder(path);
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 

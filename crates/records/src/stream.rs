@@ -2,6 +2,7 @@
 //! only one chunk of its per-point arrays in memory.
 
 use crate::error::io_err;
+use crate::io::{publish, temp_beside};
 use crate::{Error, Result};
 use npyz::WriterBuilder;
 use std::fs::File;
@@ -27,16 +28,7 @@ pub struct NpyStream {
 impl NpyStream {
     /// Starts `path` with `shape` (the first axis counts rows); writes the header now.
     pub fn create(path: &Path, shape: &[usize]) -> Result<NpyStream> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.partial.{}", std::process::id()));
+        let tmp = temp_beside(path, "partial")?;
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
         let clone = file.try_clone().map_err(io_err(&tmp))?;
         let shape_u64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
@@ -92,15 +84,7 @@ impl NpyStream {
             writer.finish().map_err(io_err(&self.tmp))?;
         }
         self.file.sync_all().map_err(io_err(&self.tmp))?;
-        std::fs::rename(&self.tmp, &self.path).map_err(io_err(&self.path))?;
-        let dir = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
+        publish(&self.tmp, &self.path)?;
         self.tmp = PathBuf::new(); // nothing left for Drop to remove
         Ok(self.path.clone())
     }
