@@ -47,7 +47,9 @@ gelu_scalars!(f64, phi_f64, dphi_f64, f64::exp, 709.0);
 /// most of its GELU time in scalar `expf` otherwise). Cephes' `expf` scheme: x = n ln 2 + r with
 /// |r| ≤ ½ ln 2 (ln 2 split in two so n ln 2 is exact), e^r by its degree-7 minimax polynomial,
 /// 2ⁿ by building the exponent bits. Branch-free; about 1 ulp on [−87, 88], the range the
-/// callers clamp to.
+/// callers clamp to. Written here because no maintained crate offers a vectorisable `exp` with
+/// run-time CPU dispatch on stable Rust (`wide` fixes the SIMD width at compile time, `sleef`
+/// needs nightly `std::simd`); `multiversion` below supplies the dispatch.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
