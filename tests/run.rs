@@ -35,6 +35,21 @@ fn run_folder_is_self_describing() {
     let jobs = m["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 12);
     assert!(jobs.iter().all(|j| j["status"]["state"] == "done"), "{jobs:?}");
+    // Plan order (seed-major, architectures as configured), whatever order two workers finished in.
+    let order: Vec<(String, u64)> = jobs
+        .iter()
+        .map(|j| (j["model"].as_str().unwrap().to_string(), j["seed"].as_u64().unwrap()))
+        .collect();
+    let plan: Vec<(String, u64)> = (0..3)
+        .flat_map(|s| ["dense", "top1", "top2", "soft"].map(|a| (a.to_string(), s)))
+        .collect();
+    assert_eq!(order, plan);
+    assert!(m["wall_seconds"].as_f64().unwrap() > 0.0);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        !html.contains(" 0.0 s wall"),
+        "the report was drawn before the wall time was known"
+    );
     let stages: Vec<&str> = m["stages"]
         .as_array()
         .unwrap()
@@ -252,4 +267,28 @@ fn device_spectra_match_host_spectra() {
         .iter()
         .zip(&sv_d)
         .all(|(a, b)| (a - b).abs() <= 1e-10 * (1.0 + a.abs())));
+}
+
+/// `output.npy: false` drops the per-point arrays but keeps the small ones the report draws from,
+/// and the spectra figures say why they are empty.
+#[test]
+fn without_npy_the_report_keeps_its_summary_arrays() {
+    let (_tmp, dir) = tiny_run(&["output.npy=false", "train.steps=10"]);
+    let names: Vec<String> = std::fs::read_dir(dir.join("spectra"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "soft_s0_rep_cev.npy"), "{names:?}");
+    assert!(names.iter().any(|n| n == "soft_s0_subspace_overlap.npy"), "{names:?}");
+    for n in &names {
+        assert!(
+            !n.contains("_sv.npy") && !n.ends_with("_gates.npy") && !n.starts_with('.'),
+            "{n}"
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("output.npy: false"),
+        "no note on the empty spectra figures"
+    );
 }

@@ -175,12 +175,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for (model, seed, stage, msg) in &outcome.failed {
                 eprintln!("failed: {model} seed {seed} at stage `{stage}`: {msg}");
             }
-            eprintln!(
-                "{} of {} jobs failed; the others' results are in {}",
-                outcome.failed.len(),
-                outcome.jobs,
-                outcome.dir.display()
-            );
+            let dir = outcome.dir.display();
+            match outcome.failed.len() {
+                n if n == outcome.jobs => eprintln!("all {n} jobs failed; the run folder is {dir}"),
+                n => eprintln!("{n} of {} jobs failed; the others' results are in {dir}", outcome.jobs),
+            }
             Ok(ExitCode::from(1))
         }
     }

@@ -87,6 +87,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     if let Some(e) = collected.io_error.take() {
         return Err(e);
     }
+    // The report shows the wall time: write the manifest with it (up to here) first, then again
+    // with the report's own time added.
+    collected.manifest.wall_seconds = started.elapsed().as_secs_f64();
+    collected.manifest.write(&dir)?;
     let t = Instant::now();
     moescope_report::write_report(&dir, None)?;
     collected.add_stage("report", t.elapsed().as_secs_f64());
@@ -159,13 +163,15 @@ fn worker(
             [(seed, _)] => format!("seed {seed}"),
             many => format!("{} seeds", many.len()),
         };
+        let t = Instant::now();
         let trained = job::train_group(exp, arch, &seeds, device, &mut |stage, done, total| {
             bar.set_message(format!("{} {label}: {stage} {done}/{total}", arch.name));
         });
+        // Each seed is charged an equal share of its group's training, failed or not.
+        let train_share = t.elapsed().as_secs_f64() / seeds.len() as f64;
         for ((&i, (seed, data)), trained) in group.iter().zip(seeds).zip(trained) {
             let t = Instant::now();
             let result = trained.and_then(|tr| {
-                let train_seconds = tr.seconds;
                 let spectra = exp
                     .output
                     .npy
@@ -181,12 +187,8 @@ fn worker(
                         bar.set_message(format!("{} seed {seed}: {stage} {done}/{total}", arch.name));
                     },
                 )
-                .map(|out| (out, train_seconds))
             });
-            let (result, seconds) = match result {
-                Ok((out, train)) => (Ok(out), train + t.elapsed().as_secs_f64()),
-                Err(f) => (Err(f), t.elapsed().as_secs_f64()),
-            };
+            let seconds = train_share + t.elapsed().as_secs_f64();
             if let Err(f) = &result {
                 tracing::error!(model = %arch.name, seed, stage = f.stage, "{}", f.message);
             }
@@ -198,11 +200,17 @@ fn worker(
     bar.finish_and_clear();
 }
 
+/// Arrays with one row per probe point (written only with `output.npy: true`), besides the
+/// streamed per-point spectra.
+const PER_POINT: [&str; 1] = ["gates"];
+
 /// Results gathered so far; rewritten to disk after every job, in plan order.
 struct Collected {
     manifest: Manifest,
     rows: Vec<Vec<MetricRow>>,
     curves: Vec<Vec<CurveRow>>,
+    /// Finished jobs' records by plan index.
+    jobs: Vec<Option<JobRecord>>,
     stages: BTreeMap<&'static str, f64>,
     io_error: Option<Error>,
 }
@@ -213,6 +221,7 @@ impl Collected {
             manifest,
             rows: vec![Vec::new(); jobs],
             curves: vec![Vec::new(); jobs],
+            jobs: vec![None; jobs],
             stages: BTreeMap::new(),
             io_error: None,
         }
@@ -250,12 +259,15 @@ impl Collected {
                 message: f.message,
             },
         };
-        self.manifest.jobs.push(JobRecord {
+        self.jobs[i] = Some(JobRecord {
             model: model.to_string(),
             seed,
             status,
             seconds,
         });
+        // Plan order, not completion order, so the file (and the report's failure list) does
+        // not depend on scheduling.
+        self.manifest.jobs = self.jobs.iter().flatten().cloned().collect();
         if let Err(e) = self.flush(dir) {
             self.io_error.get_or_insert(e);
         }
@@ -269,14 +281,15 @@ impl Collected {
         for stream in out.streams {
             stream.finish()?;
         }
-        if self.manifest.config["output"]["npy"].as_bool().unwrap_or(true) {
-            for a in &out.arrays {
-                write_npy(
-                    &dir.join("spectra").join(format!("{model}_s{seed}_{}.npy", a.name)),
-                    &a.shape,
-                    &a.data,
-                )?;
+        // `output.npy: false` drops the per-point arrays (streamed ones never started, and the
+        // gates); the small summary arrays stay, since the report's figures are drawn from them.
+        let no_per_point = !self.manifest.config["output"]["npy"].as_bool().unwrap_or(true);
+        for a in &out.arrays {
+            if no_per_point && PER_POINT.contains(&a.name.as_str()) {
+                continue;
             }
+            let path = dir.join("spectra").join(format!("{model}_s{seed}_{}.npy", a.name));
+            write_npy(&path, &a.shape, &a.data)?;
         }
         for (stage, s) in &out.stage_seconds {
             *self.stages.entry(stage).or_default() += s;

@@ -61,6 +61,11 @@ impl RunData {
         self.failed.iter().any(|m| m == model)
     }
 
+    /// Whether the run wrote its per-point arrays (`output.npy`, default true).
+    pub fn has_per_point_arrays(&self) -> bool {
+        self.manifest.config["output"]["npy"].as_bool().unwrap_or(true)
+    }
+
     /// A number from the run's `stats` config, or `default`.
     pub fn stat(&self, key: &str, default: f64) -> f64 {
         self.manifest.config["stats"][key].as_f64().unwrap_or(default)

@@ -316,9 +316,15 @@ pub fn spectra_figure(run: &RunData, normalise: bool) -> Result<Figure> {
     Ok(Figure {
         name: name.into(),
         title: title.into(),
-        caption: "Routing-weighted mean over probe points and experts (gate weights; dense groups uniform), \
-                  then the mean over seeds; the band is ±1 sd over seeds. Log y axis."
-            .into(),
+        caption: format!(
+            "Routing-weighted mean over probe points and experts (gate weights; dense groups uniform), \
+             then the mean over seeds; the band is ±1 sd over seeds. Log y axis.{}",
+            match run.has_per_point_arrays() {
+                true => "",
+                false =>
+                    " Not drawn: the run was made with output.npy: false, so the per-point spectra were not written.",
+            }
+        ),
         x_label: "singular-value index i".into(),
         y_label: y_label.into(),
         kind: FigureKind::Lines {

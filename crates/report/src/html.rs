@@ -71,7 +71,7 @@ pub(crate) fn page(run: &RunData, figures: &[(Figure, String)], claims: &[Claim]
     let _ = write!(h, "<h1>moescope run <code>{}</code></h1>", esc(&m.name));
     let _ = write!(
         h,
-        "<p class=\"meta\">task {} · architectures {} · seeds {:?} · device {} · commit {} · {:.0} s wall</p>",
+        "<p class=\"meta\">task {} · architectures {} · seeds {:?} · device {} · commit {} · {:.1} s wall</p>",
         esc(m.config["task"]["kind"].as_str().unwrap_or("?")),
         esc(&run.models.join(", ")),
         m.seeds,
