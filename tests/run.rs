@@ -292,3 +292,55 @@ fn without_npy_the_report_keeps_its_summary_arrays() {
         "no note on the empty spectra figures"
     );
 }
+
+/// Ctrl-C (SIGINT) mid-probe: exit 130, and the hidden partial per-point arrays of the job in
+/// progress are removed (the process ends without running destructors).
+#[test]
+fn an_interrupted_run_leaves_no_partial_arrays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let args = [
+        "run",
+        "configs/test/tiny.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "seeds=1",
+        "train.steps=5",
+        "task.n_probe=400000",
+        "architectures=[soft]",
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_moescope"))
+        .args(args)
+        .current_dir(root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let hidden = || -> Vec<String> {
+        std::fs::read_dir(dir.join("spectra"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<String>>()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while hidden().is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its probe was interrupted"
+        );
+        assert!(start.elapsed().as_secs() < 120, "no partial arrays appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(hidden().is_empty(), "left behind: {:?}", hidden());
+}

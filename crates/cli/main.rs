@@ -97,6 +97,20 @@ enum ConfigCommand {
     },
 }
 
+/// On Ctrl-C or SIGTERM (what Slurm sends at a time limit or `scancel`): remove the hidden partial
+/// per-point arrays of the jobs in progress, which the abrupt exit would otherwise leave behind
+/// (no destructors run), and exit 130 like any interrupted program. Finished jobs are on disk.
+fn clean_up_on_interrupt() {
+    let installed = ctrlc::set_handler(|| {
+        let n = moescope_records::remove_unfinished_streams();
+        eprintln!("interrupted: removed {n} unfinished per-point arrays; finished jobs are kept");
+        std::process::exit(130);
+    });
+    if let Err(e) = installed {
+        tracing::warn!("no interrupt handler ({e}): an interrupted run may leave hidden *.partial.* files");
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_pages();
     // candle's CPU thread pool spins; with one model per thread and jobs in parallel it is
@@ -119,6 +133,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    clean_up_on_interrupt();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

@@ -31,4 +31,4 @@ pub use error::{Error, Result};
 pub use io::{for_each_npy_row, read_npy, write_atomic, write_npy, NpyArray};
 pub use manifest::{DataRecord, JobRecord, JobStatus, Manifest, ParamCountRecord, StageTime, SCHEMA_VERSION};
 pub use metrics::{read_curves, read_metrics_jsonl, write_curves, write_metrics, CurveRow, MetricRow};
-pub use stream::NpyStream;
+pub use stream::{remove_unfinished_streams, NpyStream};

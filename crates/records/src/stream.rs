@@ -8,6 +8,25 @@ use npyz::WriterBuilder;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporary files of the streams open in this process, for [`remove_unfinished_streams`].
+static OPEN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn open_list() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    OPEN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Deletes the temporary file of every stream still open in this process and returns how many
+/// there were. For an interrupt handler about to end the process (no destructors run then), so
+/// an interrupted run leaves no hidden partial arrays behind. The streams must not be used after.
+pub fn remove_unfinished_streams() -> usize {
+    let mut open = open_list();
+    for tmp in open.iter() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    std::mem::take(&mut *open).len()
+}
 
 /// A C-order f64 `.npy` file of known shape, filled row block by row block.
 ///
@@ -30,6 +49,7 @@ impl NpyStream {
     pub fn create(path: &Path, shape: &[usize]) -> Result<NpyStream> {
         let tmp = temp_beside(path, "partial")?;
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        open_list().push(tmp.clone());
         let clone = file.try_clone().map_err(io_err(&tmp))?;
         let shape_u64: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
         let writer = npyz::WriteOptions::<f64>::new()
@@ -85,6 +105,7 @@ impl NpyStream {
         }
         self.file.sync_all().map_err(io_err(&self.tmp))?;
         publish(&self.tmp, &self.path)?;
+        open_list().retain(|p| p != &self.tmp);
         self.tmp = PathBuf::new(); // nothing left for Drop to remove
         Ok(self.path.clone())
     }
@@ -105,6 +126,7 @@ impl Drop for NpyStream {
         drop(self.writer.take());
         if !self.tmp.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.tmp);
+            open_list().retain(|p| p != &self.tmp);
         }
     }
 }
