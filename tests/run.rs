@@ -343,4 +343,8 @@ fn an_interrupted_run_leaves_no_partial_arrays() {
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     assert!(hidden().is_empty(), "left behind: {:?}", hidden());
+    // No job finished, so `moescope report` has nothing to draw, and says so.
+    let report = moescope(&["report", dir.to_str().unwrap()]);
+    assert_eq!(report.status.code(), Some(2), "{}", describe(&report));
+    assert!(String::from_utf8_lossy(&report.stderr).contains("no job of this run has finished"));
 }

@@ -80,10 +80,10 @@ pub fn from_tree(mut tree: serde_yaml::Value, file: &str, overrides: &[String]) 
         file: file.to_string(),
         key: e.path().to_string(),
         // serde_yaml's wording for a non-string where a named option belongs is its own jargon.
-        message: e
-            .inner()
-            .to_string()
-            .replace("expected a Value::Tagged enum", "expected one of the option's names (a string)"),
+        message: e.inner().to_string().replace(
+            "expected a Value::Tagged enum",
+            "expected one of the option's names (a string)",
+        ),
     })?;
     resolve(raw, file)
 }

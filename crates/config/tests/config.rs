@@ -56,9 +56,15 @@ fn overrides_change_values_and_types_are_checked() {
     assert!(e.contains("override `nonsense`") && e.contains("key.path=value"), "{e}");
     // Named options: a wrong name lists the names; a number says a name was expected.
     let e = err(BASE, &["probe.spectra=gpu"]);
-    assert!(e.contains("probe.spectra") && e.contains("`auto`, `host`, `device`"), "{e}");
+    assert!(
+        e.contains("probe.spectra") && e.contains("`auto`, `host`, `device`"),
+        "{e}"
+    );
     let e = err(BASE, &["probe.spectra=1"]);
-    assert!(e.contains("probe.spectra") && e.contains("one of the option's names"), "{e}");
+    assert!(
+        e.contains("probe.spectra") && e.contains("one of the option's names"),
+        "{e}"
+    );
     assert!(!e.contains("Value::Tagged"), "{e}");
     let e = err(BASE, &["train.stack=0"]);
     assert!(e.contains("train.stack") && e.contains("at least 1"), "{e}");

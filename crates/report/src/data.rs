@@ -27,7 +27,11 @@ impl RunData {
     /// Reads `dir`.
     pub fn read(dir: &Path) -> Result<RunData> {
         let manifest = Manifest::read(dir)?;
-        let rows = read_metrics_jsonl(&dir.join("metrics.jsonl"))?;
+        let metrics = dir.join("metrics.jsonl");
+        if !metrics.exists() {
+            return Err(crate::Error::NothingFinished { dir: dir.to_path_buf() });
+        }
+        let rows = read_metrics_jsonl(&metrics)?;
         let curves_path = dir.join("curves.jsonl");
         let curves = if curves_path.exists() {
             read_curves(&curves_path)?

@@ -15,6 +15,12 @@ pub enum Error {
         /// Cause.
         message: String,
     },
+    /// The run folder holds no finished job yet.
+    #[error("{dir}: no job of this run has finished (no metrics.jsonl), so there is nothing to report yet")]
+    NothingFinished {
+        /// The run folder.
+        dir: std::path::PathBuf,
+    },
     /// A figure could not be drawn or rendered.
     #[error("figure `{figure}`: {message}")]
     Plot {
