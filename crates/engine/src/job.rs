@@ -18,7 +18,7 @@ use moescope_model::{Model, ModelSpec, StackedRun, TrainOptions, TrainReport};
 use moescope_probe::LayerJacobians;
 use moescope_records::{CurveRow, MetricRow, NpyStream};
 use moescope_spectral::{
-    diagonal_gmm_responsibilities, singular_values, spectrum_metrics, CovarianceAcc, GmmOptions, SpectrumOptions,
+    diagonal_gmm_responsibilities, singular_values_batch, spectrum_metrics, CovarianceAcc, GmmOptions, SpectrumOptions,
 };
 use std::path::Path;
 use std::time::Instant;
@@ -425,15 +425,13 @@ impl<'a> Probe<'a> {
         })
     }
 
-    /// The host path of [`Probe::reduce`]: copy the Jacobians, nalgebra SVDs of the routed pairs.
+    /// The host path of [`Probe::reduce`]: copy the Jacobians, batched SVDs of the routed pairs.
     fn on_host(&self, c: &DeviceChunk, weights: &[f64], selected: &[f64]) -> Result<Reductions, StageFailure> {
         let spec = self.model.spec();
         let (e, d) = (self.arch.experts, spec.d);
         let copy = |t: &Tensor| host_f64(t).map_err(fail("probe"));
         let sv_all = |j: &[f64], r: usize, c: usize| -> Result<Vec<f64>, StageFailure> {
-            let sv: moescope_spectral::Result<Vec<Vec<f64>>> =
-                j.chunks(r * c).map(|m| singular_values(m, r, c)).collect();
-            Ok(sv.map_err(fail("spectral"))?.concat())
+            singular_values_batch(&j.chunks(r * c).collect::<Vec<_>>(), r, c).map_err(fail("spectral"))
         };
         let host = |r: moescope_spectral::Result<Reduced>| r.map_err(fail("spectral"));
         let expert = host(Reduced::host(&copy(&c.lj.expert)?, weights, selected, e, d))?;

@@ -3,7 +3,9 @@
 //! weighted covariance of the routed hidden states. Inputs are deterministic pseudo-random.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use moescope_spectral::{pca, singular_values, spectrum_metrics, sym_eigen, weighted_covariance, SpectrumOptions};
+use moescope_spectral::{
+    pca, singular_values, singular_values_batch, spectrum_metrics, sym_eigen, weighted_covariance, SpectrumOptions,
+};
 
 const D: usize = 32;
 const CHUNK: usize = 256;
@@ -30,6 +32,23 @@ fn bench_svd(c: &mut Criterion) {
                 black_box(spectrum_metrics(&sv, (D, D), &opts).expect("valid spectrum"));
             }
         })
+    });
+}
+
+/// The probe's two ways to the singular values alone: one nalgebra SVD per matrix, or the
+/// lane-interleaved batch.
+fn bench_svd_values(c: &mut Criterion) {
+    let mats = values(CHUNK * D * D, 1);
+    c.bench_function("singular values 256 x (32x32): nalgebra, one by one", |b| {
+        b.iter(|| {
+            for m in mats.chunks(D * D) {
+                black_box(singular_values(black_box(m), D, D).expect("finite input"));
+            }
+        })
+    });
+    c.bench_function("singular values 256 x (32x32): singular_values_batch", |b| {
+        let mats: Vec<&[f64]> = mats.chunks(D * D).collect();
+        b.iter(|| black_box(singular_values_batch(black_box(&mats), D, D).expect("finite input")))
     });
 }
 
@@ -71,6 +90,6 @@ fn bench_covariance(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = bench_svd, bench_eig, bench_covariance
+    targets = bench_svd, bench_svd_values, bench_eig, bench_covariance
 }
 criterion_main!(benches);

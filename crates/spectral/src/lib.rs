@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod alignment;
+mod batch_svd;
 mod cov_stream;
 mod decomp;
 mod error;
@@ -36,6 +37,7 @@ mod subspace;
 mod validate;
 
 pub use alignment::{alignment_chance, frobenius_cosine, scaled_copy_residual};
+pub use batch_svd::singular_values_batch;
 pub use cov_stream::CovarianceAcc;
 pub use decomp::{singular_values, sym_eigen, top_singular_subspaces};
 pub use error::{Error, Result};

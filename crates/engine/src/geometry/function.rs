@@ -2,7 +2,7 @@
 //! weights and pooled over experts weighted by routing mass (SPEC §5.3).
 
 use super::Rows;
-use moescope_spectral::{singular_values, spectrum_metrics, SpectrumMetrics, SpectrumOptions};
+use moescope_spectral::{singular_values_batch, spectrum_metrics, SpectrumMetrics, SpectrumOptions};
 
 /// Names of the per-spectrum metrics, in [`values`] order.
 pub(crate) const SPECTRUM_METRICS: [&str; 11] = [
@@ -114,7 +114,8 @@ pub(crate) struct Reduced {
 }
 
 impl Reduced {
-    /// From the Jacobians on the host: SVDs and inner products of the routed pairs only.
+    /// From the Jacobians on the host: SVDs (one batch per chunk) and inner products of the
+    /// routed pairs only.
     pub fn host(
         jac: &[f64],
         weights: &[f64],
@@ -129,10 +130,12 @@ impl Reduced {
             dots: vec![0.0; n * e * e],
         };
         let routed = |k: usize| weights[k] > 0.0 && selected[k] != 0.0;
-        for k in (0..n * e).filter(|&k| routed(k)) {
-            let j = &jac[k * dd..][..dd];
-            r.sv[k * d..][..d].copy_from_slice(&singular_values(j, d, d)?);
-            for (acc, x) in r.jbar[(k % e) * dd..][..dd].iter_mut().zip(j) {
+        let pairs: Vec<usize> = (0..n * e).filter(|&k| routed(k)).collect();
+        let mats: Vec<&[f64]> = pairs.iter().map(|&k| &jac[k * dd..][..dd]).collect();
+        let sv = singular_values_batch(&mats, d, d)?;
+        for ((&k, j), s) in pairs.iter().zip(&mats).zip(sv.chunks(d)) {
+            r.sv[k * d..][..d].copy_from_slice(s);
+            for (acc, x) in r.jbar[(k % e) * dd..][..dd].iter_mut().zip(*j) {
                 *acc += weights[k] * x;
             }
         }
