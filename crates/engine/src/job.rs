@@ -9,7 +9,7 @@ use crate::geometry::function::{ExpertJacobians, Reduced, SpectrumAcc};
 use crate::geometry::representation::{accumulate, add_columns, global_pca, weighted_pca, PcaOptions};
 use crate::geometry::robustness::{self, Perturbations};
 use crate::geometry::{alignment, routing, Array, Rows};
-use crate::tensors::{host_f64, SeedTensors};
+use crate::tensors::{host_f64, with_host_f64, SeedTensors};
 use candle_core::{DType, Device, Tensor};
 use moescope_config::{
     Architecture, AvgWeight, Experiment, GroupOrder, JacobianPath, Precision, Routing, SpectraOn, WeightMode,
@@ -429,22 +429,18 @@ impl<'a> Probe<'a> {
     fn on_host(&self, c: &DeviceChunk, weights: &[f64], selected: &[f64]) -> Result<Reductions, StageFailure> {
         let spec = self.model.spec();
         let (e, d) = (self.arch.experts, spec.d);
-        let copy = |t: &Tensor| host_f64(t).map_err(fail("probe"));
-        let sv_all = |j: &[f64], r: usize, c: usize| -> Result<Vec<f64>, StageFailure> {
-            singular_values_batch(&j.chunks(r * c).collect::<Vec<_>>(), r, c).map_err(fail("spectral"))
-        };
-        let host = |r: moescope_spectral::Result<Reduced>| r.map_err(fail("spectral"));
-        let expert = host(Reduced::host(&copy(&c.lj.expert)?, weights, selected, e, d))?;
+        let sv_all = |j: &[f64], r: usize, c: usize| singular_values_batch(&j.chunks(r * c).collect::<Vec<_>>(), r, c);
+        let expert = host_view(&c.lj.expert, |j| Reduced::host(j, weights, selected, e, d))?;
         let groups = match &c.groups {
             Some(g) => {
                 let k = g.dim(1).map_err(fail("probe"))?;
                 let ones = vec![1.0; selected.len() / e * k];
-                Some(host(Reduced::host(&copy(g)?, &ones, &ones, k, d))?)
+                Some(host_view(g, |j| Reduced::host(j, &ones, &ones, k, d))?)
             }
             None => None,
         };
-        let full = sv_all(&copy(&c.lj.full)?, d, d)?;
-        let model = sv_all(&copy(&c.model)?, spec.d_out, spec.d_in)?;
+        let full = host_view(&c.lj.full, |j| sv_all(j, d, d))?;
+        let model = host_view(&c.model, |j| sv_all(j, spec.d_out, spec.d_in))?;
         Ok((expert, full, model, groups))
     }
 
@@ -617,6 +613,12 @@ fn device_reduce(jac: &Tensor, weights: &Tensor, routed: &[u32]) -> moescope_gpu
         jbar: host_f64(&jbar)?,
         dots: host_f64(&dots)?,
     })
+}
+
+/// `f` on the values of a Jacobian tensor, read in place when they are in host memory (see
+/// [`with_host_f64`]): a failed copy is the probe's, a failed decomposition the spectral stage's.
+fn host_view<R>(t: &Tensor, f: impl FnOnce(&[f64]) -> moescope_spectral::Result<R>) -> Result<R, StageFailure> {
+    with_host_f64(t, f).map_err(fail("probe"))?.map_err(fail("spectral"))
 }
 
 /// Flat indices i·E + e of the routed (weight > 0, selected) pairs of host (n, E) arrays.

@@ -76,9 +76,11 @@ fn stacked_expert_jacobians(model: &Model, h: &Tensor, w1: &Tensor, b1: &Tensor,
     let a = h
         .matmul(&w1.reshape((e * m, d))?.t()?)?
         .broadcast_add(&b1.reshape((1, e * m))?)?; // (n, E·m)
-    let dphi = activation_derivative(&a, model.spec().activation)?.reshape((n, e, 1, m))?;
-    let scaled = dphi.broadcast_mul(&w2.unsqueeze(0)?)?; // (n, E, d, m): W2_e diag(φ'(a_e))
-    let scaled = scaled.permute((1, 0, 2, 3))?.contiguous()?.reshape((e, n * d, m))?;
+    let dphi = activation_derivative(&a, model.spec().activation)?.reshape((n, e, m))?;
+    // W2_e diag(φ'(a_e)), written straight in the expert-major order the matmul wants (the
+    // broadcast's output is fresh and contiguous, so no permuting copy of this n·E·d·m tensor).
+    let dphi = dphi.transpose(0, 1)?.unsqueeze(2)?; // (E, n, 1, m), a strided view
+    let scaled = dphi.broadcast_mul(&w2.unsqueeze(1)?)?.reshape((e, n * d, m))?; // (E, n·d, m)
     let jac = scaled.matmul(&w1.contiguous()?)?; // (E, n·d, d)
     Ok(jac.reshape((e, n, d, d))?.permute((1, 0, 2, 3))?.contiguous()?)
 }
