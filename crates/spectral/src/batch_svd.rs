@@ -85,19 +85,24 @@ impl Batch<'_> {
         let mut out = vec![0.0; mats.len() * q];
         let per_block = W * S::F64_LANES;
         for (block, out) in mats.chunks(per_block).zip(out.chunks_mut(per_block * q)) {
+            let scales: Vec<i32> = block.iter().map(|m| unit_scale(m)).collect();
             for w in 0..W {
-                let group = block.get(w * S::F64_LANES..).unwrap_or(&[]);
-                pack::<S>(&mut a, &group[..group.len().min(S::F64_LANES)], rows, cols);
+                // Register w's matrices (none in the unused registers of the last block).
+                let start = (w * S::F64_LANES).min(block.len());
+                let end = (start + S::F64_LANES).min(block.len());
+                pack::<S>(&mut a, &block[start..end], &scales[start..end], rows, cols);
                 bidiagonalize(simd, &mut a, p, q, &mut d1, &mut e1, &mut s);
                 for k in 0..q {
                     (d[k * W + w], e[k * W + w]) = (d1[k], e1[k]);
                 }
             }
             bidiagonal_values::<S, W>(simd, &mut d, &mut e)?;
-            for (m, sv) in out.chunks_mut(q).enumerate() {
+            for ((m, sv), k) in out.chunks_mut(q).enumerate().zip(&scales) {
                 let (w, l) = (m / S::F64_LANES, m % S::F64_LANES);
+                let half = k / 2;
                 for (k, sv) in sv.iter_mut().enumerate() {
-                    *sv = lane::<S>(&d[k * W + w], l).abs(); // `abs` also turns −0.0 into +0.0
+                    // `abs` also turns −0.0 into +0.0; then undo pack's scaling.
+                    *sv = lane::<S>(&d[k * W + w], l).abs() * pow2(half) * pow2(half);
                 }
                 sv.sort_by(|a, b| b.total_cmp(a));
             }
@@ -120,18 +125,43 @@ fn lane_mut<S: Simd>(v: &mut S::f64s, l: usize) -> &mut f64 {
 
 /// Interleaves up to one register's worth of row-major `rows × cols` matrices into `a` (p × q
 /// vectors, the tall orientation; wide matrices are stored transposed); unused lanes are zero.
+/// Matrix `l` is scaled by 2^−k, k = `scales[l]` from [`unit_scale`], so that the squares of
+/// its entries neither overflow nor underflow (as LAPACK scales); a power of four is exact in
+/// every operation here, square roots included, so the scaling adds no rounding of its own.
 #[inline(always)]
-fn pack<S: Simd>(a: &mut [S::f64s], mats: &[&[f64]], rows: usize, cols: usize) {
+fn pack<S: Simd>(a: &mut [S::f64s], mats: &[&[f64]], scales: &[i32], rows: usize, cols: usize) {
     let q = rows.min(cols);
     a.fill(bytemuck::Zeroable::zeroed());
-    for (l, mat) in mats.iter().enumerate() {
+    for (l, (mat, k)) in mats.iter().zip(scales).enumerate() {
+        let half = -k / 2;
+        let (f, g) = (pow2(half), pow2(half)); // 2^−k in two exact steps: 2^±1074 is out of range
         for i in 0..rows {
             for j in 0..cols {
                 let (r, c) = if rows >= cols { (i, j) } else { (j, i) };
-                *lane_mut::<S>(&mut a[r * q + c], l) = mat[i * cols + j];
+                *lane_mut::<S>(&mut a[r * q + c], l) = mat[i * cols + j] * f * g;
             }
         }
     }
+}
+
+/// The even k with max |m_ij| · 2^−k in [1/4, 1) (0 for a zero matrix).
+fn unit_scale(mat: &[f64]) -> i32 {
+    let max = mat.iter().fold(0.0f64, |acc, x| acc.max(x.abs()));
+    if max == 0.0 {
+        return 0;
+    }
+    // max ∈ [2^(e−1), 2^e); subnormals are brought into the normal range first.
+    let (norm, shift) = match max < f64::MIN_POSITIVE {
+        true => (max * pow2(64), 64),
+        false => (max, 0),
+    };
+    let e = ((norm.to_bits() >> 52) & 0x7ff) as i32 - 1022 - shift;
+    e + (e & 1)
+}
+
+/// 2^k for |k| ≤ 1022, exactly.
+fn pow2(k: i32) -> f64 {
+    f64::from_bits(((1023 + k) as u64) << 52)
 }
 
 /// Householder bidiagonalisation of the p × q (p ≥ q) lane matrices in `a` (destroyed): the
