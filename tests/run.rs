@@ -223,7 +223,7 @@ fn stacked_seeds_match_one_at_a_time() {
 
 /// `probe.spectra: device` takes the singular values with the batched solvers on the run's device
 /// (here the CPU Jacobi reference of moescope-gpu) and copies back only reductions; every metric
-/// row must match the host path (nalgebra SVDs of copied Jacobians).
+/// row must match the host path (the batched Golub–Kahan SVD of `moescope-spectral`).
 #[test]
 fn device_spectra_match_host_spectra() {
     let (_a, host) = tiny_run(&["train.steps=20"]);
@@ -234,9 +234,10 @@ fn device_spectra_match_host_spectra() {
     };
     let (h, d) = (rows(&host), rows(&device));
     assert_eq!(h.len(), d.len());
-    // The α/β power-law fits take logs of the smallest singular values, where two correct SVD
-    // algorithms differ most (the PyTorch agreement in BENCHMARKS.md sees the same, 1e-8 there):
-    // a looser tolerance for them, a tight one for everything else.
+    // The metrics that count or fit the singular values above the numerical-rank threshold
+    // (rank, fit points, the α/β fits, which take logs of the smallest values) are where two
+    // correct SVD algorithms differ most: a value at the threshold may fall either side
+    // (BENCHMARKS.md, GPU section). A looser tolerance for them, a tight one for the rest.
     let mut worst = [(0.0, String::new()), (0.0, String::new())];
     for (a, b) in h.iter().zip(&d) {
         let key = |r: &serde_json::Value| format!("{} s{} e{} {}", r["model"], r["seed"], r["expert"], r["metric"]);
@@ -244,7 +245,11 @@ fn device_spectra_match_host_spectra() {
         let (x, y) = (a["value"].as_f64().unwrap(), b["value"].as_f64().unwrap());
         let rel = (x - y).abs() / x.abs().max(1e-3);
         let name = a["metric"].as_str().unwrap();
-        let fit = usize::from(name.ends_with(".alpha") || name.ends_with(".beta"));
+        let fit = usize::from(
+            [".alpha", ".beta", ".numerical_rank", ".fit_points"]
+                .iter()
+                .any(|m| name.ends_with(m)),
+        );
         if rel > worst[fit].0 {
             worst[fit] = (rel, key(a));
         }
