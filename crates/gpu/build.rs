@@ -39,6 +39,19 @@ fn main() {
         fail("nvcc not found: set NVCC, put nvcc on PATH or set CUDA_HOME (see scripts/build-cuda.sh)")
     });
     compile_ptx(&nvcc, &kernel, &ptx, &cap);
+    // The toolkit release the kernels were built with, for the manifest and the driver check.
+    let release = toolkit_release(&nvcc)
+        .unwrap_or_else(|| fail("`nvcc --version` names no release (expected e.g. 'release 13.0')"));
+    println!("cargo:rustc-env=MOESCOPE_CUDA_TOOLKIT={release}");
+}
+
+/// `X.Y` from the "release X.Y, VX.Y.Z" line of `nvcc --version`.
+fn toolkit_release(nvcc: &Path) -> Option<String> {
+    let out = Command::new(nvcc).arg("--version").output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let after = text.split("release ").nth(1)?;
+    let version: String = after.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    Some(version).filter(|v| v.contains('.'))
 }
 
 /// Runs `nvcc --ptx` for the virtual architecture `compute_<cap>` (forward-JIT-able PTX).

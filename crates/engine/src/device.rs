@@ -15,15 +15,20 @@ pub fn open(spec: DeviceSpec) -> Result<Device> {
                     device: spec.to_string(),
                 });
             }
-            Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable {
+            let unavailable = |message: String| Error::DeviceUnavailable {
                 device: spec.to_string(),
-                message: e.to_string(),
-            })
+                message,
+            };
+            let device = Device::new_cuda(ordinal).map_err(|e| unavailable(e.to_string()))?;
+            // Before any kernel runs: a driver too old for the PTX fails later with a bare code.
+            moescope_gpu::check_driver(&device).map_err(|e| unavailable(e.to_string()))?;
+            Ok(device)
         }
     }
 }
 
-/// Facts about the device for the manifest.
+/// Facts about the device for the manifest: the host always, and on CUDA the GPU, driver and
+/// toolkit versions (`moescope_gpu::device_facts`; a failed query is recorded, not fatal).
 pub fn describe(device: &Device) -> BTreeMap<String, String> {
     let mut info = BTreeMap::new();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -42,5 +47,11 @@ pub fn describe(device: &Device) -> BTreeMap<String, String> {
         "kind".into(),
         if device.is_cuda() { "cuda".into() } else { "cpu".into() },
     );
+    match moescope_gpu::device_facts(device) {
+        Ok(facts) => info.extend(facts),
+        Err(e) => {
+            info.insert("device_query_error".into(), e.to_string());
+        }
+    }
     info
 }

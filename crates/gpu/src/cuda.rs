@@ -375,3 +375,39 @@ cusolver_batched!(
     cusolverDnDsyevjBatched_bufferSize,
     cusolverDnDsyevjBatched
 );
+
+/// The CUDA version the installed driver supports, as `cuDriverGetVersion` gives it.
+pub(crate) fn driver_version() -> crate::Result<i32> {
+    let mut raw = 0;
+    // SAFETY: cuDriverGetVersion writes one int through a valid pointer and needs no context.
+    unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut raw) }
+        .result()
+        .map_err(|e| crate::Error::Driver(format!("cuDriverGetVersion: {e:?}")))?;
+    Ok(raw)
+}
+
+/// The manifest's facts about an open CUDA device (see [`crate::device_facts`]).
+pub(crate) fn facts(dev: &CudaDevice) -> crate::Result<std::collections::BTreeMap<String, String>> {
+    let stream = dev.cuda_stream();
+    let ctx = stream.context();
+    let query = |what: &str, e: cudarc::driver::DriverError| crate::Error::Driver(format!("{what}: {e:?}"));
+    let (major, minor) = ctx.compute_capability().map_err(|e| query("compute capability", e))?;
+    let mut info = std::collections::BTreeMap::new();
+    info.insert("gpu".into(), ctx.name().map_err(|e| query("device name", e))?);
+    info.insert("gpu_ordinal".into(), ctx.ordinal().to_string());
+    info.insert("compute_capability".into(), format!("{major}.{minor}"));
+    let bytes = ctx.total_mem().map_err(|e| query("total memory", e))?;
+    info.insert(
+        "gpu_memory_gib".into(),
+        format!("{:.1}", bytes as f64 / (1u64 << 30) as f64),
+    );
+    info.insert("cuda_driver_version".into(), crate::cuda_version(driver_version()?));
+    info.insert("cuda_toolkit".into(), crate::CUDA_TOOLKIT.unwrap_or("unknown").into());
+    if let Some(v) = std::fs::read_to_string("/proc/driver/nvidia/version")
+        .ok()
+        .and_then(|t| crate::nvidia_driver_version(&t))
+    {
+        info.insert("nvidia_driver".into(), v);
+    }
+    Ok(info)
+}

@@ -22,8 +22,11 @@
 
 #[cfg(feature = "cuda")]
 mod cuda;
+mod facts;
 mod ops;
 pub mod reference;
+
+pub use facts::{check_driver, cuda_version, device_facts, driver_supports, nvidia_driver_version, CUDA_TOOLKIT};
 
 pub use ops::{
     singular_values, singular_values_with, sym_eigenvalues, BatchedSingularValues, SvdMethod, SymmetricEigenvalues,
@@ -67,6 +70,9 @@ pub enum Error {
         /// Flat index of the first offending element.
         index: usize,
     },
+    /// The CUDA driver cannot serve this build (too old for its PTX) or could not be queried.
+    #[error("CUDA driver: {0}")]
+    Driver(String),
     /// An error from candle (also carries CUDA driver / cuSOLVER failures).
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
