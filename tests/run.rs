@@ -153,6 +153,129 @@ fn an_existing_run_is_never_overwritten() {
     assert_eq!(std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap(), before);
 }
 
+/// `--out` takes only a new or empty folder: the user's files are never mixed with a run's.
+#[test]
+fn a_run_goes_only_into_a_new_or_empty_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("keep.txt"), "mine").unwrap();
+    let quick = ["seeds=1", "train.steps=5", "architectures=[soft]"];
+    let mut args = vec!["run", "configs/test/tiny.yaml", "--out", busy.to_str().unwrap()];
+    args.extend(quick);
+    let out = moescope(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not empty (holds keep.txt)"),
+        "{}",
+        describe(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(&busy)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["keep.txt"]);
+    assert_eq!(std::fs::read_to_string(busy.join("keep.txt")).unwrap(), "mine");
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    args[3] = empty.to_str().unwrap();
+    let out = moescope(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(empty.join("manifest.json").is_file());
+    assert!(
+        !empty.join(".moescope-run").exists(),
+        "the claim is released when the run ends"
+    );
+}
+
+/// Two runs started at once into one new folder: exactly one writes it, the other is refused
+/// before writing anything (its task differs, so any file of its would show in the manifest).
+#[test]
+fn of_two_runs_into_one_folder_exactly_one_writes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    let spawn = |task: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_moescope"))
+            .args([
+                "run",
+                "configs/test/tiny.yaml",
+                "--out",
+                dir.to_str().unwrap(),
+                "seeds=1",
+            ])
+            .arg("train.steps=20")
+            .arg(format!("task.kind={task}"))
+            .current_dir(root())
+            .env("RUST_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("t1_regimes"), spawn("t2_teacher"));
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let codes: Vec<_> = outs.iter().map(|o| o.status.code()).collect();
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "{codes:?}");
+    let (winner, loser) = if codes[0] == Some(0) { (0, 1) } else { (1, 0) };
+    let loser_err = String::from_utf8_lossy(&outs[loser].stderr);
+    assert!(
+        loser_err.contains("another run is writing into it") || loser_err.contains("already holds a run"),
+        "{loser_err}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let task = ["t1_regimes", "t2_teacher"][winner];
+    assert_eq!(m["config"]["task"]["kind"], task);
+    let saved = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    assert!(saved.contains(task), "config.yaml is the winner's");
+}
+
+/// A run folder whose manifest still lists pending jobs (an interrupted run) is reported as
+/// incomplete, naming the jobs that never finished.
+#[test]
+fn an_incomplete_run_is_reported_as_such() {
+    let (_tmp, dir) = tiny_run(&[]);
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let last = m["jobs"].as_array_mut().unwrap().last_mut().unwrap();
+    last["status"] = serde_json::json!({"state": "pending"});
+    let (model, seed) = (
+        last["model"].as_str().unwrap().to_string(),
+        last["seed"].as_u64().unwrap(),
+    );
+    std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
+    let out = moescope(&["report", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let expected = format!("**INCOMPLETE:** 1 of 12 jobs never finished (the run was interrupted, or is still running): `{model}` seed {seed}.");
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(summary.contains(&expected), "{summary}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("id=\"incomplete\""),
+        "no incomplete banner in report.html"
+    );
+}
+
+/// `report --out` never writes over another run's (or a sweep's) files.
+#[test]
+fn a_report_never_overwrites_another_run() {
+    let (_a, source) = tiny_run(&["seeds=1"]);
+    let (_b, victim) = tiny_run(&["seeds=2"]);
+    let before = std::fs::read_to_string(victim.join("summary.md")).unwrap();
+    let out = moescope(&["report", source.to_str().unwrap(), "--out", victim.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds another run (manifest.json)"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_to_string(victim.join("summary.md")).unwrap(), before);
+    // Its own folder, named by another path, is still fine.
+    let same = source.join("..").join("run");
+    let out = moescope(&["report", source.to_str().unwrap(), "--out", same.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
 /// A model that meets non-finite values fails at its stage; the others' results are kept.
 /// An absurd load-balancing coefficient overflows f32 only in the Top-k losses.
 #[test]
@@ -348,6 +471,10 @@ fn an_interrupted_run_leaves_no_partial_arrays() {
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
     assert!(hidden().is_empty(), "left behind: {:?}", hidden());
+    // The manifest lists the job that never finished.
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["jobs"][0]["status"]["state"], "pending", "{}", m["jobs"]);
     // No job finished, so `moescope report` has nothing to draw, and says so.
     let report = moescope(&["report", dir.to_str().unwrap()]);
     assert_eq!(report.status.code(), Some(2), "{}", describe(&report));

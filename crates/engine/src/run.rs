@@ -70,11 +70,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         seconds: data_seconds,
     });
     moescope_records::write_atomic(&dir.join("config.yaml"), exp.to_yaml().as_bytes())?;
-    manifest.write(&dir)?;
     tracing::info!(dir = %dir.display(), device = %exp.device, "run started");
 
     let plan = Plan::new(exp);
-    let state = Mutex::new(Collected::new(plan.jobs.len(), manifest));
+    manifest.jobs = plan.pending_records(exp);
+    manifest.write(&dir)?;
+    let state = Mutex::new(Collected::new(plan.jobs.len(), manifest, started));
     let bars = Bars::new(plan.jobs.len(), opts.progress);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -96,6 +97,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     collected.add_stage("report", t.elapsed().as_secs_f64());
     collected.manifest.wall_seconds = started.elapsed().as_secs_f64();
     collected.manifest.write(&dir)?;
+    release_claim(&dir)?;
     let failed = collected
         .manifest
         .failures()
@@ -127,6 +129,17 @@ struct Plan {
 }
 
 impl Plan {
+    /// Every job as `Pending`, in plan order: the manifest lists them all from the start.
+    fn pending_records(&self, exp: &Experiment) -> Vec<JobRecord> {
+        let record = |&(a, s): &(usize, usize)| JobRecord {
+            model: exp.architectures[a].name.clone(),
+            seed: exp.seeds[s],
+            status: JobStatus::Pending,
+            seconds: 0.0,
+        };
+        self.jobs.iter().map(record).collect()
+    }
+
     fn new(exp: &Experiment) -> Plan {
         let archs = exp.architectures.len();
         let jobs = (0..exp.seeds.len())
@@ -209,21 +222,21 @@ struct Collected {
     manifest: Manifest,
     rows: Vec<Vec<MetricRow>>,
     curves: Vec<Vec<CurveRow>>,
-    /// Finished jobs' records by plan index.
-    jobs: Vec<Option<JobRecord>>,
     stages: BTreeMap<&'static str, f64>,
     io_error: Option<Error>,
+    /// When the run started: every rewrite records the wall time so far.
+    started: Instant,
 }
 
 impl Collected {
-    fn new(jobs: usize, manifest: Manifest) -> Self {
+    fn new(jobs: usize, manifest: Manifest, started: Instant) -> Self {
         Collected {
             manifest,
             rows: vec![Vec::new(); jobs],
             curves: vec![Vec::new(); jobs],
-            jobs: vec![None; jobs],
             stages: BTreeMap::new(),
             io_error: None,
+            started,
         }
     }
 
@@ -259,15 +272,14 @@ impl Collected {
                 message: f.message,
             },
         };
-        self.jobs[i] = Some(JobRecord {
+        // Plan order, not completion order, so the file (and the report's failure list) does
+        // not depend on scheduling.
+        self.manifest.jobs[i] = JobRecord {
             model: model.to_string(),
             seed,
             status,
             seconds,
-        });
-        // Plan order, not completion order, so the file (and the report's failure list) does
-        // not depend on scheduling.
-        self.manifest.jobs = self.jobs.iter().flatten().cloned().collect();
+        };
         if let Err(e) = self.flush(dir) {
             self.io_error.get_or_insert(e);
         }
@@ -317,6 +329,7 @@ impl Collected {
         let rows: Vec<MetricRow> = self.rows.iter().flatten().cloned().collect();
         write_metrics(dir, &rows)?;
         write_curves(dir, &self.curves.iter().flatten().cloned().collect::<Vec<_>>())?;
+        self.manifest.wall_seconds = self.started.elapsed().as_secs_f64();
         self.manifest.write(dir)?;
         Ok(())
     }
@@ -363,17 +376,58 @@ fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
             .replace(':', "-");
         return create_unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)));
     };
-    if dir.join("manifest.json").exists() {
-        return Err(Error::Output {
-            path: dir.clone(),
-            message: "already holds a run (manifest.json); choose another --out so nothing is overwritten".into(),
+    claim_dir(dir)?;
+    Ok(dir.clone())
+}
+
+/// Takes `dir` for this run: it must be new or empty. The claim is a file created with
+/// `create_new` (O_EXCL), so of two runs started into one folder exactly one gets it; the loser
+/// and any folder holding anything else (a run, the user's files) are refused untouched.
+fn claim_dir(dir: &Path) -> Result<()> {
+    let refuse = |message: String| Error::Output {
+        path: dir.to_path_buf(),
+        message,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| refuse(e.to_string()))?;
+    let claim = dir.join(CLAIM);
+    if let Err(e) = std::fs::File::create_new(&claim) {
+        return Err(match e.kind() {
+            std::io::ErrorKind::AlreadyExists => refuse(format!(
+                "another run is writing into it, or was stopped there ({CLAIM} exists); choose another --out"
+            )),
+            _ => refuse(format!("cannot write {}: {e}", claim.display())),
         });
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Output {
-        path: dir.clone(),
-        message: e.to_string(),
-    })?;
-    Ok(dir.clone())
+    let others: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| refuse(e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name != CLAIM)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    // Not ours: give the claim back and leave the folder as it was.
+    let _ = std::fs::remove_file(&claim);
+    Err(refuse(match others.iter().any(|n| n == "manifest.json") {
+        true => "already holds a run (manifest.json); choose another --out so nothing is overwritten".into(),
+        false => format!(
+            "is not empty (holds {}); a run goes into a new or empty folder, so choose another --out",
+            others.first().map_or("", String::as_str)
+        ),
+    }))
+}
+
+/// Marks a folder as taken by a run while it is written; removed when the run ends.
+const CLAIM: &str = ".moescope-run";
+
+fn release_claim(dir: &Path) -> Result<()> {
+    match std::fs::remove_file(dir.join(CLAIM)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Output {
+            path: dir.join(CLAIM),
+            message: e.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Creates `base`, or `base-2`, `base-3`, … if taken. `create_dir` either creates or fails, so two

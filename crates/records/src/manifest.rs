@@ -44,7 +44,8 @@ pub struct Manifest {
     pub stages: Vec<StageTime>,
     /// One entry per (architecture, seed).
     pub jobs: Vec<JobRecord>,
-    /// Total wall time in seconds (0 while running).
+    /// Wall time in seconds: of the whole run once it ends, of the run so far while it runs (or
+    /// when it was interrupted; then some jobs are `pending`).
     pub wall_seconds: f64,
 }
 
@@ -94,6 +95,9 @@ pub enum JobStatus {
         /// The error, in full.
         message: String,
     },
+    /// Not finished: the run is still going, or it was interrupted before this job ended. Every
+    /// planned job is listed from the start, so a stopped run shows what it never did.
+    Pending,
 }
 
 /// One job of the run.
@@ -136,7 +140,20 @@ impl Manifest {
     pub fn failures(&self) -> impl Iterator<Item = (&str, u64, &str, &str)> {
         self.jobs.iter().filter_map(|j| match &j.status {
             JobStatus::Failed { stage, message } => Some((j.model.as_str(), j.seed, stage.as_str(), message.as_str())),
-            JobStatus::Done => None,
+            JobStatus::Done | JobStatus::Pending => None,
         })
+    }
+
+    /// The jobs that never finished, as (model, seed).
+    pub fn pending(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.jobs
+            .iter()
+            .filter(|j| j.status == JobStatus::Pending)
+            .map(|j| (j.model.as_str(), j.seed))
+    }
+
+    /// How many jobs finished (done or failed).
+    pub fn finished_jobs(&self) -> usize {
+        self.jobs.iter().filter(|j| j.status != JobStatus::Pending).count()
     }
 }

@@ -122,6 +122,13 @@ fn banners(run: &RunData) -> String {
             inline_md(text)
         );
     }
+    if let Some(text) = crate::markdown::pending_text(&run.manifest) {
+        let _ = write!(
+            h,
+            "<div class=\"banner fail\" id=\"incomplete\">{}</div>",
+            inline_md(&text)
+        );
+    }
     for (model, seed, stage, msg) in run.manifest.failures() {
         let _ = write!(
             h,

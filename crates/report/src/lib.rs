@@ -62,9 +62,29 @@ pub struct ReportPaths {
     pub tables: Vec<PathBuf>,
 }
 
+/// Refuses an output folder that is another run's or a sweep's (the run's own folder is fine).
+fn check_out(run_dir: &Path, out: Option<&Path>) -> Result<()> {
+    let Some(out) = out else { return Ok(()) };
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    let what = if out.join("manifest.json").exists() && !same(out, run_dir) {
+        "another run (manifest.json)"
+    } else if out.join("sweep.json").exists() {
+        "a sweep (sweep.json)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::OutTaken {
+        out: out.to_path_buf(),
+        what,
+        run: run_dir.to_path_buf(),
+    })
+}
+
 /// Reads the run folder `run_dir` and writes, into `out` (default: `run_dir`), `report.html`,
 /// `figures/<name>.{svg,png}`, `summary.md`, `table1.csv`, `table2.csv` and `claims.csv`.
+/// An `out` holding another run or a sweep is refused before anything is written.
 pub fn write_report(run_dir: &Path, out: Option<&Path>) -> Result<ReportPaths> {
+    check_out(run_dir, out)?;
     let out = out.unwrap_or(run_dir);
     let run = RunData::read(run_dir)?;
     let claims = markdown::run_claims(&run);

@@ -97,12 +97,31 @@ fn fit_check(rows: &[MetricRow], models: &[String], margin: f64) -> String {
     }
 }
 
+/// The incomplete-run warning, when some planned jobs never finished (an interrupted run).
+pub(crate) fn pending_text(m: &Manifest) -> Option<String> {
+    let pending: Vec<String> = m
+        .pending()
+        .map(|(model, seed)| format!("`{model}` seed {seed}"))
+        .collect();
+    if pending.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "**INCOMPLETE:** {} of {} jobs never finished (the run was interrupted, or is still running): {}. \
+         Tables, figures and claims use only the finished jobs.",
+        pending.len(),
+        m.jobs.len(),
+        pending.join(", ")
+    ))
+}
+
 fn failures(m: &Manifest) -> String {
-    let mut s = String::new();
+    let mut s = pending_text(m).map_or(String::new(), |text| format!("> {text}\n\n"));
+    let failed = s.len();
     for (model, seed, stage, msg) in m.failures() {
         let _ = writeln!(s, "> **FAILED:** `{model}` seed {seed} at stage `{stage}`: {msg}");
     }
-    if !s.is_empty() {
+    if s.len() > failed {
         s.push_str("\nFailed jobs are left out of every table below (never counted as zeros).\n\n");
     }
     s

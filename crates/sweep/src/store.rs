@@ -353,7 +353,7 @@ impl SweepDir {
         entries.flatten().find_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             let (owner, _pid) = name.strip_prefix(".partial-")?.rsplit_once('-')?;
-            (owner == id).then(|| moescope_records::Manifest::read(&e.path()).map_or(0, |m| m.jobs.len()))
+            (owner == id).then(|| moescope_records::Manifest::read(&e.path()).map_or(0, |m| m.finished_jobs()))
         })
     }
 
