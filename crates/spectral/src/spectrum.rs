@@ -39,7 +39,9 @@ impl Default for SpectrumOptions {
 ///   spectrum NaN therefore means "numerical rank 1"; check `fit_points` to tell.
 /// * Values `<= tol = max(rows, cols)·ε·σ_1` count as exactly 0 in every metric (NumPy
 ///   `matrix_rank` convention).
-/// * `ρ_q` and `ε_q` with `q > n` pad the spectrum with zeros: `ρ_q = 0`, `ε_q = 1`.
+/// * `ρ_q` with `q > n` is NaN: σ_q does not exist (a 1 × 16 end-to-end Jacobian has one
+///   singular value), and a zero there would pass for infinitely fast decay. `ε_q` with `q ≥ n`
+///   is 1: the top q values hold all the energy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpectrumMetrics {
     /// Leading singular value σ_1 (spectral norm).
@@ -163,9 +165,9 @@ pub(crate) fn entropy_rank(v: &[f64]) -> f64 {
     h.exp()
 }
 
-/// ρ_q on the relative spectrum (1-based q; zero-padded beyond n).
+/// ρ_q on the relative spectrum (1-based q; NaN, undefined, beyond n).
 fn rho(s: &[f64], q: usize) -> f64 {
-    s.get(q - 1).copied().unwrap_or(0.0)
+    s.get(q - 1).copied().unwrap_or(f64::NAN)
 }
 
 /// (α, β) from OLS on the strictly positive relative spectrum `s_1..s_k`; NaN if k < 2.
@@ -243,8 +245,8 @@ mod tests {
     }
 
     #[test]
-    fn rho_pads_with_zero_beyond_n() {
+    fn rho_is_undefined_beyond_n() {
         assert_eq!(rho(&[1.0, 0.5], 2), 0.5);
-        assert_eq!(rho(&[1.0, 0.5], 3), 0.0);
+        assert!(rho(&[1.0, 0.5], 3).is_nan());
     }
 }
