@@ -315,10 +315,38 @@ fn a_diverging_model_fails_alone() {
 /// the unbiased covariance, whose degenerate experts are under-supported, not job failures.
 #[test]
 fn no_encoder_and_unbiased_covariance_run_cleanly() {
-    let (_tmp, dir) = tiny_run(&["seeds=1", "model.encoder=false", "model.d=9", "probe.unbiased=true"]);
+    let (_tmp, dir) = tiny_run(&["seeds=1", "model.encoder=false", "model.d=null", "probe.unbiased=true"]);
     let (shape, _) = read_npy(&dir.join("spectra/soft_s0_jac_full_sv.npy"));
     assert_eq!(shape, vec![64, 4], "d = d_in = 4");
     assert!(metric(&dir, "top1", 0, "rep.under_supported").is_some());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["config"]["model"]["d"], 4, "the manifest shows the d actually used");
+}
+
+/// A file task's input dimension is known only once loaded: without an encoder (d = d_in = 4
+/// for iris), a `probe.decay_q` above it is refused before the run folder is made.
+#[test]
+fn file_tasks_check_d_bounded_settings_against_the_loaded_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = moescope(&[
+        "run",
+        "configs/iris.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "model.encoder=false",
+        "model.d=null",
+        "probe.decay_q=5",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("probe.decay_q") && err.contains("d = 4"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!dir.exists(), "nothing is written");
 }
 
 /// `train.stack: 3` trains the three seeds of each architecture as one batched graph; the run

@@ -2,6 +2,8 @@
 
 use crate::kinds::*;
 use crate::raw::{OutputConfig, ProbeConfig, RawConfig, StatsConfig, TrainConfig};
+use crate::resolve::{check_dim_settings, no_encoder_width, RoutedDim};
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -9,6 +11,10 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[allow(missing_docs)] // fields mirror `RawConfig`, documented there
 pub struct Experiment {
+    /// The config file as errors name it (with "(with command-line overrides)" when there were
+    /// any); used by [`Experiment::validate_against_dim`].
+    #[serde(default)]
+    pub file: String,
     pub name: String,
     /// The seeds, in order; each seed pairs all architectures (SPEC §3).
     pub seeds: Vec<u64>,
@@ -100,6 +106,9 @@ impl TaskSpec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[allow(missing_docs)] // fields mirror `RawTask`/`RawModel`, documented there
 pub struct ModelShape {
+    /// Routed width: `model.d` (default 32), or task.d_in without an encoder for synthetic
+    /// tasks. For a file task without an encoder the data's d_in replaces it once loaded (see
+    /// [`Experiment::routed_dim`] and [`Experiment::validate_against_dim`]).
     pub d: usize,
     pub dense_hidden: usize,
     pub experts: usize,
@@ -146,21 +155,84 @@ impl Architecture {
     }
 }
 
-/// Parses an architecture word: `dense`, `soft`, or `top<k>`.
+/// Parses an architecture word: `dense`, `soft`, or `top<k>` with k in plain decimal (no sign,
+/// no leading zero), so that each architecture has exactly one spelling (`top02` and `top+2`
+/// would otherwise train Top-2 again under another name).
 pub(crate) fn parse_architecture(word: &str) -> Option<Routing> {
     match word {
         "dense" => Some(Routing::Dense),
         "soft" => Some(Routing::Soft),
         _ => {
-            let k: usize = word.strip_prefix("top")?.parse().ok()?;
+            let digits = word.strip_prefix("top")?;
+            let plain = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'));
+            let k: usize = digits.parse().ok().filter(|_| plain)?;
             Some(Routing::TopK { k })
         }
     }
 }
 
 impl Experiment {
+    /// The width the router sees when the data has `d_in` features: `model.d` with an encoder,
+    /// `d_in` without one (h = x).
+    pub fn routed_dim(&self, d_in: usize) -> usize {
+        if self.model.encoder {
+            self.model.d
+        } else {
+            d_in
+        }
+    }
+
+    /// Checks the settings bounded by the routed width against data with `d_in` features, for
+    /// file tasks (CSV, IDX), whose d_in is known only once loaded: without an encoder, a
+    /// `model.d` in the config must equal d_in, and `probe.subspace_rank` and `probe.decay_q`
+    /// must be at most d. Passing the model's routed d instead of d_in gives the same answer.
+    /// Synthetic tasks were checked by [`crate::resolve`] already (calling this is harmless).
+    pub fn validate_against_dim(&self, d_in: usize) -> Result<()> {
+        let bad = |key: &str, expected: &str, got: String| Error::Invalid {
+            file: self.file.clone(),
+            key: key.to_string(),
+            expected: expected.to_string(),
+            got,
+        };
+        if !self.model.encoder {
+            if let Some(d) = self.raw.model.d.filter(|&d| d != d_in) {
+                let source = "the input dimension of the data";
+                return Err(bad("model.d", &no_encoder_width(d_in, source), d.to_string()));
+            }
+        }
+        let dim = RoutedDim {
+            d: self.routed_dim(d_in),
+            label: if self.model.encoder {
+                format!("model.d = {}", self.model.d)
+            } else {
+                format!("d = {d_in}, the input dimension of the data (model.encoder = false routes x itself)")
+            },
+        };
+        check_dim_settings(&self.probe, &dim, &bad)
+    }
+
     /// The file-free view of the resolved config (used as the run's `config.yaml`).
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(&self.raw).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_has_one_spelling() {
+        assert_eq!(parse_architecture("top2"), Some(Routing::TopK { k: 2 }));
+        assert_eq!(parse_architecture("top10"), Some(Routing::TopK { k: 10 }));
+        // k = 0 parses; the range check in `resolve` says why it is refused.
+        assert_eq!(parse_architecture("top0"), Some(Routing::TopK { k: 0 }));
+        for word in [
+            "top02", "top00", "top+2", "top-2", "top", "top 2", "top2 ", "top२", "Top2",
+        ] {
+            assert_eq!(parse_architecture(word), None, "{word}");
+        }
     }
 }

@@ -21,6 +21,26 @@ pub enum TaskKind {
     Csv,
 }
 
+impl TaskKind {
+    /// The word a config file uses (`t1_regimes`, …, `csv`), for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::T1Regimes => "t1_regimes",
+            TaskKind::T2Teacher => "t2_teacher",
+            TaskKind::T3Manifold => "t3_manifold",
+            TaskKind::T4Clusters => "t4_clusters",
+            TaskKind::Idx => "idx",
+            TaskKind::Csv => "csv",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Regression (MSE) or classification (cross-entropy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,5 +178,21 @@ impl std::fmt::Display for DeviceSpec {
             DeviceSpec::Cpu => f.write_str("cpu"),
             DeviceSpec::Cuda { ordinal } => write!(f, "cuda:{ordinal}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskKind;
+
+    /// Messages use `name`; it must be the word serde reads.
+    #[test]
+    fn task_kind_names_are_the_yaml_words() {
+        use TaskKind::*;
+        for kind in [T1Regimes, T2Teacher, T3Manifold, T4Clusters, Idx, Csv] {
+            assert_eq!(serde_yaml::to_string(&kind).unwrap().trim(), kind.name());
+            assert_eq!(serde_yaml::from_str::<TaskKind>(kind.name()).unwrap(), kind);
+        }
+        assert_eq!(Csv.to_string(), "csv");
     }
 }

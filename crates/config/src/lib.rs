@@ -76,14 +76,28 @@ pub fn from_tree(mut tree: serde_yaml::Value, file: &str, overrides: &[String]) 
         format!("{file} (with command-line overrides)")
     };
     let file = label.as_str();
-    let raw: RawConfig = serde_path_to_error::deserialize(tree).map_err(|e| Error::Parse {
-        file: file.to_string(),
-        key: e.path().to_string(),
-        // serde_yaml's wording for a non-string where a named option belongs is its own jargon.
-        message: e.inner().to_string().replace(
-            "expected a Value::Tagged enum",
-            "expected one of the option's names (a string)",
-        ),
-    })?;
+    let raw: RawConfig = serde_path_to_error::deserialize(tree).map_err(|e| parse_error(file, &e))?;
     resolve(raw, file)
+}
+
+/// A typed-parse failure in plain words: the key path (`<document>` for the top level), serde's
+/// message without serde_yaml's jargon, and a hint when a sweep file is run as an experiment.
+fn parse_error(file: &str, e: &serde_path_to_error::Error<serde_yaml::Error>) -> Error {
+    let key = match e.path().to_string() {
+        k if k == "." => "<document>".to_string(),
+        k => k,
+    };
+    // serde_yaml's wording for a non-string where a named option belongs is its own jargon.
+    let mut message = e.inner().to_string().replace(
+        "expected a Value::Tagged enum",
+        "expected one of the option's names (a string)",
+    );
+    if key == "sweep" && message.starts_with("unknown field `sweep`") {
+        message.push_str("; this is a sweep file: use `moescope sweep run FILE`");
+    }
+    Error::Parse {
+        file: file.to_string(),
+        key,
+        message,
+    }
 }

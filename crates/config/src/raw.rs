@@ -9,7 +9,10 @@ use std::path::PathBuf;
 
 /// Top level of an experiment file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of experiment settings (name, seeds, task, model, architectures, …)"
+)]
 pub struct RawConfig {
     /// Short name used for the run folder.
     pub name: String,
@@ -38,12 +41,16 @@ pub struct RawConfig {
     pub output: OutputConfig,
 }
 
+/// Routed width d when the config names none and there is an encoder.
+pub(crate) const DEFAULT_D: usize = 32;
+
 fn default_device() -> String {
     "cpu".into()
 }
 
-/// `seeds: 3` or `seeds: [0, 4, 7]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `seeds: 3` or `seeds: [0, 4, 7]`. Deserialised by hand so that a wrong value gets a plain
+/// message instead of serde's "did not match any variant of untagged enum".
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Seeds {
     /// Seeds 0..n.
@@ -52,9 +59,49 @@ pub enum Seeds {
     List(Vec<u64>),
 }
 
+impl<'de> Deserialize<'de> for Seeds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_yaml::Value::deserialize(d)?;
+        seeds_from(&value).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a count (e.g. 3) or a list of non-negative integers, got {}",
+                show(&value)
+            ))
+        })
+    }
+}
+
+fn seeds_from(value: &serde_yaml::Value) -> Option<Seeds> {
+    use serde_yaml::Value;
+    match value {
+        Value::Number(n) => Some(Seeds::Count(u32::try_from(n.as_u64()?).ok()?)),
+        Value::Sequence(items) => Some(Seeds::List(
+            items.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>()?,
+        )),
+        _ => None,
+    }
+}
+
+/// A YAML value on one line, for messages (`-1`, `[0, -2]`, `"x"`).
+pub(crate) fn show(value: &serde_yaml::Value) -> String {
+    use serde_yaml::Value;
+    match value {
+        Value::Null => "nothing (null)".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Sequence(items) => format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(t) => format!("{} {}", t.tag, show(&t.value)),
+    }
+}
+
 /// SPEC §3: which task, and its sizes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of task settings (kind, d_in, n_train, …)"
+)]
 pub struct RawTask {
     /// `t1_regimes`, `t2_teacher`, `t3_manifold`, `t4_clusters`, `idx` or `csv`.
     pub kind: TaskKind,
@@ -116,11 +163,15 @@ pub struct RawTask {
 
 /// SPEC §2: shapes shared by every architecture.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of model settings (d, dense_hidden, experts, …)"
+)]
 pub struct RawModel {
-    /// Routed hidden width d.
-    #[serde(default = "d32")]
-    pub d: usize,
+    /// Routed hidden width d. Absent: 32 with an encoder, task.d_in without one (h = x).
+    /// `resolve` writes the width it chose back here, so the stored config shows the d used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<usize>,
     /// Dense FFN hidden width H.
     #[serde(default = "h256")]
     pub dense_hidden: usize,
@@ -152,7 +203,10 @@ pub struct RawModel {
 
 /// SPEC §3 optimiser and §2.6 losses.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of training settings (steps, batch, lr, …)"
+)]
 pub struct TrainConfig {
     /// Optimiser steps.
     #[serde(default = "steps")]
@@ -199,7 +253,10 @@ pub struct TrainConfig {
 
 /// SPEC §4–§7 probe options.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of probe settings (chunk, subspace_rank, decay_q, …)"
+)]
 pub struct ProbeConfig {
     /// `closed_form` (default) or `autograd` (per-output VJPs).
     #[serde(default)]
@@ -246,7 +303,10 @@ pub struct ProbeConfig {
 /// SPEC §9.2 S4: input-perturbation sensitivity, finite-difference curvature and (T1 only) the
 /// loss under shifted cluster means.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of robustness settings (sigmas, samples, shift)"
+)]
 pub struct RobustnessConfig {
     /// Perturbation scales σ_δ: δ ~ N(0, σ_δ² I) in input space.
     #[serde(default = "sigmas")]
@@ -261,7 +321,10 @@ pub struct RobustnessConfig {
 
 /// SPEC §8.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of statistics settings (bootstrap, fit_margin, alpha)"
+)]
 pub struct StatsConfig {
     /// Bootstrap resamples for the CI of paired differences.
     #[serde(default = "bootstrap")]
@@ -276,7 +339,10 @@ pub struct StatsConfig {
 
 /// What a run writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of output settings (root, npy, checkpoints)"
+)]
 pub struct OutputConfig {
     /// Parent folder of run folders.
     #[serde(default = "runs")]
@@ -293,7 +359,7 @@ macro_rules! defaults {
     ($($name:ident: $ty:ty = $val:expr;)*) => { $(fn $name() -> $ty { $val })* };
 }
 defaults! {
-    d16: usize = 16; d32: usize = 32; h256: usize = 256; e8: usize = 8; one: usize = 1;
+    d16: usize = 16; h256: usize = 256; e8: usize = 8; one: usize = 1;
     two: usize = 2; four: usize = 4; teacher: usize = 64; n_train: usize = 16384;
     n_small: usize = 2048; steps: usize = 5000; batch: usize = 256; eval_every: usize = 100;
     chunk: usize = 256; bootstrap: usize = 10_000; three: f64 = 3.0; noise: f64 = 0.01;

@@ -68,21 +68,37 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    // u128: three u32 sizes cannot overflow it, so the message can say how many bytes they mean.
+    let expected = dims.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128));
     let found = bytes.len() - header;
     match expected {
-        Some(n) if n == found => Ok(IdxArray {
+        Some(n) if n == found as u128 => Ok(IdxArray {
             dims,
             data: bytes[header..].to_vec(),
         }),
-        Some(n) if found < n => Err(bad(format!(
-            "truncated body: dims {dims:?} need {n} bytes after the header, found {found}"
-        ))),
-        Some(n) => Err(bad(format!(
+        Some(n) if n < found as u128 => Err(bad(format!(
             "body too long: dims {dims:?} need {n} bytes after the header, found {found}"
         ))),
-        None => Err(bad(format!("dims {dims:?} overflow the address space"))),
+        Some(n) if n <= PLAUSIBLE_SHORTFALL * found.max(1) as u128 => Err(bad(format!(
+            "truncated body: dims {dims:?} need {n} bytes after the header, found {found}"
+        ))),
+        _ => Err(bad(implausible(&dims, expected, bytes.len(), header))),
     }
+}
+
+/// A header whose sizes ask for more than this many times the bytes the file holds is not a
+/// truncated download but the wrong file (e.g. a labels file, or another format, whose bytes
+/// were read as sizes).
+const PLAUSIBLE_SHORTFALL: u128 = 1024;
+
+fn implausible(dims: &[usize], need: Option<u128>, len: usize, header: usize) -> String {
+    let need = need.map_or("more than 2^128".to_string(), |n| n.to_string());
+    format!(
+        "the header's dims {dims:?} are implausible for the file's size: their product is {need} bytes, \
+         but the file holds {len} bytes ({} after the {header}-byte header); is this the right file \
+         (e.g. a labels file given as images)?",
+        len - header
+    )
 }
 
 /// Reads images and labels into one dataset: each image flattened to `h·w` features scaled to
@@ -105,6 +121,15 @@ pub(crate) fn load_idx(images: &Path, labels: &Path) -> Result<Dataset> {
             message: format!("expected a labels file with 1 dim (count), found dims {:?}", lab.dims),
         });
     }
+    if img.dims.contains(&0) {
+        return Err(Error::Idx {
+            path: images.to_path_buf(),
+            message: format!(
+                "images file with a zero dimension, dims {:?}: expected count, rows and cols all ≥ 1",
+                img.dims
+            ),
+        });
+    }
     let (n, d_in) = (img.dims[0], img.dims[1] * img.dims[2]);
     if lab.dims[0] != n {
         return Err(Error::Data {
@@ -114,6 +139,7 @@ pub(crate) fn load_idx(images: &Path, labels: &Path) -> Result<Dataset> {
     }
     let x = img.data.iter().map(|&p| f32::from(p) / 255.0).collect();
     let labels_u32: Vec<u32> = lab.data.iter().map(|&l| u32::from(l)).collect();
+    check_two_classes(&labels_u32, labels)?;
     let classes = labels_u32.iter().max().map_or(0, |&m| m as usize + 1);
     Ok(Dataset {
         x,
@@ -124,6 +150,20 @@ pub(crate) fn load_idx(images: &Path, labels: &Path) -> Result<Dataset> {
             classes,
         },
     })
+}
+
+/// Classification needs two distinct labels: with one, every loss is 0 and the geometry is noise.
+fn check_two_classes(labels: &[u32], path: &Path) -> Result<()> {
+    match labels.first() {
+        Some(&first) if labels.iter().any(|&l| l != first) => Ok(()),
+        first => Err(Error::Idx {
+            path: path.to_path_buf(),
+            message: format!(
+                "classification needs at least 2 classes, but the labels file has {}",
+                first.map_or("no labels".to_string(), |l| format!("only the label {l}"))
+            ),
+        }),
+    }
 }
 
 /// Builds the splits of an IDX task.

@@ -192,8 +192,8 @@ pub fn shifted_t1(task: &SyntheticTask, seed: u64, shift: f64, n: usize) -> Resu
     check(task)?;
     if task.kind != TaskKind::T1Regimes || !shift.is_finite() {
         return Err(Error::Task {
-            task: format!("{:?}", task.kind),
-            message: format!("shifted set with shift = {shift}: expected task T1Regimes and a finite shift"),
+            task: task.kind.to_string(),
+            message: format!("shifted set with shift = {shift:?}: expected task t1_regimes and a finite shift"),
         });
     }
     let p = TaskParams::draw(task, seed);
@@ -212,19 +212,21 @@ pub fn shifted_t1(task: &SyntheticTask, seed: u64, shift: f64, n: usize) -> Resu
     };
     let (x, _) = draw_inputs(task, &moved, n, &mut rng(seed, "data/shift"));
     let targets = targets(task, &p, &x, &mut rng(seed, "data/shift/noise"));
-    Ok(Dataset {
+    let shifted = Dataset {
         x: x.iter().map(|&v| v as f32).collect(),
         n,
         d_in: task.d_in,
         targets,
-    })
+    };
+    check_finite(task, &[("shifted", &shifted)])?;
+    Ok(shifted)
 }
 
 /// Rejects specs this module cannot generate (the config validates most of these already).
 fn check(t: &SyntheticTask) -> Result<()> {
     let bad = |message: String| {
         Err(Error::Task {
-            task: format!("{:?}", t.kind),
+            task: t.kind.to_string(),
             message,
         })
     };
@@ -260,6 +262,39 @@ fn check(t: &SyntheticTask) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Stage boundary: what the generator stored (f32) must be finite, else the error names the
+/// config keys that scale it, rather than training failing later on an ∞.
+fn check_finite(t: &SyntheticTask, sets: &[(&str, &Dataset)]) -> Result<()> {
+    for (split, ds) in sets {
+        // Inputs are N(0, 1) draws, bounded manifold points or cluster means (× separation) plus
+        // N(0, 1); targets are bounded teachers plus noise.
+        let keys = format!("task.separation = {:?}", t.separation);
+        non_finite(t, split, "inputs", &ds.x, ds.d_in, &keys)?;
+        if let Targets::Regression { values, dim } = &ds.targets {
+            let keys = format!("task.noise = {:?} (or task.separation = {:?})", t.noise, t.separation);
+            non_finite(t, split, "targets", values, *dim, &keys)?;
+        }
+    }
+    Ok(())
+}
+
+/// An error for the first non-finite value of `values` (`cols` per row), naming `keys`.
+fn non_finite(t: &SyntheticTask, split: &str, what: &str, values: &[f32], cols: usize, keys: &str) -> Result<()> {
+    let Some(i) = values.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    Err(Error::Task {
+        task: t.kind.to_string(),
+        message: format!(
+            "generated {what} are not finite in f32 ({split} row {}, column {} is {}): expected |v| ≤ 3.4e38; \
+             lower {keys}",
+            i / cols,
+            i % cols,
+            values[i]
+        ),
+    })
 }
 
 /// One split's inputs (f64, `n × d_in`) and, for T1/T4, the drawn components.
@@ -360,6 +395,7 @@ pub(crate) fn build_synthetic(t: &SyntheticTask, seed: u64) -> Result<Splits> {
     let (train, _) = make_split(t, &p, t.sizes.train, seed, "train");
     let (val, _) = make_split(t, &p, t.sizes.val, seed, "val");
     let (probe, comps) = make_split(t, &p, t.sizes.probe, seed, "probe");
+    check_finite(t, &[("train", &train), ("val", &val), ("probe", &probe)])?;
     let clustered = matches!(t.kind, TaskKind::T1Regimes | TaskKind::T4Clusters);
     Ok(Splits {
         train,

@@ -1,16 +1,21 @@
 //! CSV tables: one row per example, one column of labels (classification) or targets
 //! (regression), every other column a numeric feature.
 //!
-//! - Header: `Some(true)` skips the first row, `Some(false)` reads it as data, `None` detects it
-//!   (a header is a first row with at least one non-numeric cell). The header row is skipped
-//!   without checking its width, so files such as scikit-learn's `iris.csv`, whose first line is
+//! - Header: `Some(true)` skips the first row, `Some(false)` reads it as data, `None` detects it:
+//!   the first row is a header if one of its feature cells is not a number, or if its label cell
+//!   is not a number while every label below it is. A text label alone does not make a header
+//!   (string class labels are data). The header row is skipped without checking its width, so
+//!   files such as scikit-learn's `iris.csv`, whose first line is
 //!   `150,4,setosa,versicolor,virginica`, load as they are.
+//! - Features and regression targets are f32: a value that is not finite there (`1e39`, `nan`,
+//!   `inf`) is an error naming its line and column.
 //! - Cells are trimmed of surrounding whitespace; blank lines are skipped.
 //! - The label column may be negative, counting from the end (`-1` = last).
 //! - Classification labels: if every label is a non-negative integer (`3` or `3.0`), the distinct
 //!   values are numbered 0..C in numeric order (0..C-1 stay as they are; 1-based or sparse ids are
 //!   compacted); otherwise the distinct label strings are sorted (byte-wise) and numbered 0..C.
-//!   More than [`MAX_CLASSES`] classes is an error (a regression target read as classes).
+//!   Fewer than 2 or more than [`MAX_CLASSES`] classes is an error (the latter is a regression
+//!   target read as classes).
 //! - Regression targets must be numeric; the target dimension is 1.
 
 use crate::dataset::{split_loaded, Dataset, Splits, Targets};
@@ -38,7 +43,7 @@ pub fn read_csv(path: &Path, header: Option<bool>, label_column: i64, problem: P
     if rows.is_empty() {
         return Err(bad("empty file: no rows".into()));
     }
-    let has_header = header.unwrap_or_else(|| rows[0].1.iter().any(|c| parse_num(c).is_none()));
+    let has_header = header.unwrap_or_else(|| looks_like_header(&rows, label_column));
     if has_header {
         rows.remove(0);
     }
@@ -88,6 +93,25 @@ fn parse_num(cell: &str) -> Option<f64> {
     cell.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// Text, not a number (`nan`, `inf` and `1e39` are numbers here: bad data, not a header).
+fn is_text(cell: &str) -> bool {
+    cell.parse::<f64>().is_err()
+}
+
+/// Whether the first row is a header: a text feature cell, or a text label over numeric labels.
+/// The label cell alone must not decide, or a first row with a string class label is dropped.
+fn looks_like_header(rows: &[Row], label_column: i64) -> bool {
+    let first = &rows[0].1;
+    let Ok(label) = resolve_label_column(label_column, first.len()) else {
+        return first.iter().any(|c| is_text(c));
+    };
+    if first.iter().enumerate().any(|(j, c)| j != label && is_text(c)) {
+        return true;
+    }
+    let numeric_below = |(_, cells): &Row| cells.get(label).is_some_and(|c| !is_text(c));
+    is_text(&first[label]) && rows.len() > 1 && rows[1..].iter().all(numeric_below)
+}
+
 /// Maps a possibly negative label column to an index in `0..ncols`.
 fn resolve_label_column(given: i64, ncols: usize) -> std::result::Result<usize, String> {
     let n = ncols as i64;
@@ -112,12 +136,26 @@ fn not_numeric(line: u64, col: usize, text: &str) -> String {
     )
 }
 
+/// One feature or target cell as f32, which must be finite (training is f32, and an ∞ here
+/// would otherwise surface as a training failure).
+fn parse_f32(line: u64, col: usize, cell: &str) -> std::result::Result<f32, String> {
+    let v = cell.parse::<f64>().map_err(|_| not_numeric(line, col, cell))? as f32;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "value at line {line}, column {} (1-based) is not a finite f32: {cell:?} (expected |v| ≤ 3.4e38)",
+            col + 1
+        ))
+    }
+}
+
 /// The feature cells (all but `label`), row-major.
 fn parse_features(rows: &[Row], label: usize) -> std::result::Result<Vec<f32>, String> {
     let mut x = Vec::with_capacity(rows.len() * rows[0].1.len().saturating_sub(1));
     for (line, cells) in rows {
         for (j, cell) in cells.iter().enumerate().filter(|(j, _)| *j != label) {
-            x.push(parse_num(cell).ok_or_else(|| not_numeric(*line, j, cell))? as f32);
+            x.push(parse_f32(*line, j, cell)?);
         }
     }
     Ok(x)
@@ -126,11 +164,7 @@ fn parse_features(rows: &[Row], label: usize) -> std::result::Result<Vec<f32>, S
 fn parse_regression(rows: &[Row], label: usize) -> std::result::Result<Targets, String> {
     let values = rows
         .iter()
-        .map(|(line, cells)| {
-            parse_num(&cells[label])
-                .map(|v| v as f32)
-                .ok_or_else(|| not_numeric(*line, label, &cells[label]))
-        })
+        .map(|(line, cells)| parse_f32(*line, label, &cells[label]))
         .collect::<std::result::Result<Vec<f32>, String>>()?;
     Ok(Targets::Regression { values, dim: 1 })
 }
@@ -157,6 +191,15 @@ fn parse_classes(rows: &[Row], label: usize) -> std::result::Result<Targets, Str
         }
     };
     let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+    if classes < 2 {
+        // One class: every loss is exactly 0 and the geometry tables describe nothing.
+        return Err(format!(
+            "classification needs at least 2 classes, but label column {} holds only {:?} \
+             (check task.label_column, or set task.problem: regression)",
+            label + 1,
+            rows[0].1[label]
+        ));
+    }
     if classes > MAX_CLASSES {
         return Err(format!(
             "label column {} has {classes} distinct values (more than {MAX_CLASSES}); is it a regression target? (set task.problem: regression)",

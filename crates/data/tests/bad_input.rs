@@ -251,3 +251,152 @@ fn class_labels_are_compacted_and_bounded() {
         "{err}"
     );
 }
+
+/// Regression (fresh-user test): a cell of `1e39` or `1e308` became ∞ in f32 and the run failed
+/// "during train at step 1". Values must be finite once converted to f32.
+#[test]
+fn csv_values_beyond_f32_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = csv(dir.path(), "1,1e39,0\n2,3,1\n");
+    assert_eq!(
+        read_csv(&p, None, -1, Problem::Classification).unwrap_err().to_string(),
+        format!(
+            "CSV file {}: value at line 1, column 2 (1-based) is not a finite f32: \"1e39\" (expected |v| ≤ 3.4e38)",
+            p.display()
+        )
+    );
+    // A regression target, and `nan` (which must not make line 1 a header).
+    let p = csv(dir.path(), "1,2,0.5\n3,4,-1e308\n");
+    assert_msg(
+        read_csv(&p, None, -1, Problem::Regression).unwrap_err(),
+        &p,
+        &["line 2, column 3", "not a finite f32: \"-1e308\""],
+    );
+    let p = csv(dir.path(), "nan,2,0\n3,4,1\n");
+    assert_msg(
+        read_csv(&p, None, -1, Problem::Classification).unwrap_err(),
+        &p,
+        &["line 1, column 1", "not a finite f32: \"nan\""],
+    );
+    // The largest f32 itself is fine.
+    let p = csv(dir.path(), "3.4e38,2,0\n3,4,1\n");
+    let (x, ..) = read_csv(&p, None, -1, Problem::Classification).unwrap();
+    assert_eq!(x[0], 3.4e38f32);
+}
+
+/// Regression (fresh-user test): with string labels, a first line `0.9417,…,-1.0163,cat` was taken
+/// for a header and dropped. Only the feature cells decide (or a text label over numeric ones).
+#[test]
+fn csv_header_detection_ignores_string_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = csv(dir.path(), "0.9417,-1.0163,cat\n0.5,0.25,dog\n0.125,0.75,cat\n");
+    let (x, rows, cols, t) = read_csv(&p, None, -1, Problem::Classification).unwrap();
+    assert_eq!((rows, cols), (3, 2));
+    assert_eq!(x[..2], [0.9417f32, -1.0163]);
+    assert_eq!(
+        t,
+        Targets::Classes {
+            labels: vec![0, 1, 0],
+            classes: 2
+        }
+    );
+    // Headers are still found: text feature names, or a text label name over numeric labels.
+    for text in ["a,b,species\n1,2,cat\n3,4,dog\n", "0,1,label\n1,2,1\n3,4,0\n"] {
+        let p = csv(dir.path(), text);
+        let (x, rows, ..) = read_csv(&p, None, -1, Problem::Classification).unwrap();
+        assert_eq!((rows, x), (2, vec![1.0, 2.0, 3.0, 4.0]), "{text}");
+    }
+    // The label column counts, wherever it is: here the first, a string.
+    let p = csv(dir.path(), "cat,0.5,0.25\ndog,1,2\n");
+    assert_eq!(read_csv(&p, None, 0, Problem::Classification).unwrap().1, 2);
+}
+
+/// Regression (fresh-user test): a one-class classification table trained to losses of exactly 0.
+#[test]
+fn classification_needs_two_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = csv(dir.path(), "1,2,cat\n3,4,cat\n");
+    assert_eq!(
+        read_csv(&p, None, -1, Problem::Classification).unwrap_err().to_string(),
+        format!(
+            "CSV file {}: classification needs at least 2 classes, but label column 3 holds only \"cat\" (check \
+             task.label_column, or set task.problem: regression)",
+            p.display()
+        )
+    );
+    let p = csv(dir.path(), "1,2,5\n3,4,5.0\n");
+    assert_msg(
+        read_csv(&p, None, -1, Problem::Classification).unwrap_err(),
+        &p,
+        &["at least 2 classes", "only \"5\""],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let images = write(dir.path(), "img.idx", &idx_bytes(&[3, 1, 1], &[0, 9, 255]));
+    let labels = write(dir.path(), "lab.idx", &idx_bytes(&[3], &[4, 4, 4]));
+    let sizes = SplitSizes {
+        train: 1,
+        val: 1,
+        probe: 1,
+    };
+    assert_eq!(
+        build(&idx_task(images, labels.clone(), sizes), 0)
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "IDX file {}: classification needs at least 2 classes, but the labels file has only the label 4",
+            labels.display()
+        )
+    );
+}
+
+/// Regression (fresh-user test): images with dims [10000, 0, 28] loaded, and jobs failed later
+/// with "invalid d_in = 0".
+#[test]
+fn idx_images_with_a_zero_dimension_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = write(dir.path(), "img.idx", &idx_bytes(&[3, 0, 2], &[]));
+    let labels = write(dir.path(), "lab.idx", &idx_bytes(&[3], &[0, 1, 2]));
+    let sizes = SplitSizes {
+        train: 1,
+        val: 1,
+        probe: 1,
+    };
+    assert_eq!(
+        build(&idx_task(images.clone(), labels, sizes), 0)
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "IDX file {}: images file with a zero dimension, dims [3, 0, 2]: expected count, rows and cols all ≥ 1",
+            images.display()
+        )
+    );
+}
+
+/// Regression (fresh-user test): a labels file with the images magic (MNIST t10k labels: count
+/// 10000, then labels 7 2 1 0 4 1 4 9 … read as sizes) said "overflow the address space".
+/// 10 · 0x07020100 · 0x04010409 = 10 · 117571840 · 67175433 = 78979392606067200.
+#[test]
+fn idx_header_sizes_implausible_for_the_file_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 10];
+    bytes.extend([7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    let p = write(dir.path(), "labels-as-images.idx", &bytes);
+    assert_eq!(
+        read_idx(&p).unwrap_err().to_string(),
+        format!(
+            "IDX file {}: the header's dims [10, 117571840, 67175433] are implausible for the file's size: their \
+             product is 78979392606067200 bytes, but the file holds 18 bytes (2 after the 16-byte header); is \
+             this the right file (e.g. a labels file given as images)?",
+            p.display()
+        )
+    );
+    // The line between a truncated file and a wrong one: 1024 times the bytes present.
+    let p = write(dir.path(), "short.idx", &idx_bytes(&[2048], &[1, 2]));
+    assert_msg(
+        read_idx(&p).unwrap_err(),
+        &p,
+        &["truncated body", "2048 bytes", "found 2"],
+    );
+    let p = write(dir.path(), "wrong.idx", &idx_bytes(&[2049], &[1, 2]));
+    assert_msg(read_idx(&p).unwrap_err(), &p, &["implausible", "product is 2049 bytes"]);
+}

@@ -241,3 +241,36 @@ fn shifted_t1_moves_every_input_by_shift_times_a_unit_direction() {
     assert!(shifted_t1(&task(TaskKind::T2Teacher, 10), 5, 1.0, 10).is_err());
     assert!(shifted_t1(&t, 5, f64::NAN, 10).is_err());
 }
+
+/// Regression (fresh-user test): `task.separation=1e300` or `task.noise=1e300` produced ∞ in the
+/// f32 data and the failure was blamed on training. The generator's output is checked, and the
+/// error names the key. With these scales every stored value is ±∞ (|z|·1e300 > 3.4e38 for any
+/// draw that is not astronomically small), so the first one is train row 0, column 0.
+#[test]
+fn non_finite_generated_data_names_the_scaling_key() {
+    let message = |t: &SyntheticTask| build(&TaskSpec::Synthetic(t.clone()), 0).unwrap_err().to_string();
+    let far = SyntheticTask {
+        separation: 1e300,
+        ..task(TaskKind::T1Regimes, 10)
+    };
+    let e = message(&far);
+    let expect = |v: &str| {
+        format!(
+            "task t1_regimes: generated inputs are not finite in f32 (train row 0, column 0 is {v}): expected \
+             |v| ≤ 3.4e38; lower task.separation = 1e300"
+        )
+    };
+    assert!(e == expect("inf") || e == expect("-inf"), "{e}");
+    let noisy = SyntheticTask {
+        noise: 1e300,
+        ..task(TaskKind::T2Teacher, 10)
+    };
+    let e = message(&noisy);
+    let expect = |v: &str| {
+        format!(
+            "task t2_teacher: generated targets are not finite in f32 (train row 0, column 0 is {v}): expected \
+             |v| ≤ 3.4e38; lower task.noise = 1e300 (or task.separation = 3.0)"
+        )
+    };
+    assert!(e == expect("inf") || e == expect("-inf"), "{e}");
+}

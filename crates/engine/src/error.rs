@@ -49,6 +49,9 @@ pub enum Error {
         /// The cause, in full.
         message: String,
     },
+    /// The config does not fit the loaded data (a file task's input dimension).
+    #[error(transparent)]
+    Config(#[from] moescope_config::Error),
     /// Writing records failed.
     #[error(transparent)]
     Records(#[from] moescope_records::Error),

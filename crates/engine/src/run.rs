@@ -53,6 +53,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     // Data first: bad input files fail before anything is written.
     let t = Instant::now();
     let data = build_data(exp, &device)?;
+    if let Some(first) = data.first() {
+        // A file's input dimension is known only now; d-bounded settings are checked against it.
+        exp.validate_against_dim(first.d_in)?;
+    }
     let data_seconds = t.elapsed().as_secs_f64();
     let dir = prepare_dir(exp, opts)?;
     let mut manifest = initial_manifest(exp, opts, &device);
