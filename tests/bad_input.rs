@@ -106,3 +106,16 @@ fn data_file_errors_name_the_file() {
     run_with_files(&csv("text.csv", -1), &["text.csv", "oops"]);
     run_with_files(&csv("text.csv", 7), &["text.csv", "7"]);
 }
+
+#[test]
+fn an_output_root_that_is_a_file_is_named_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("afile");
+    std::fs::write(&file, "mine").unwrap();
+    let root = format!("output.root={}", file.display());
+    expect_error(
+        &["run", "configs/test/tiny.yaml", "seeds=1", &root],
+        &["afile", "is a file, not a folder (output.root"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}

@@ -442,6 +442,12 @@ fn create_unique(base: &Path) -> Result<PathBuf> {
         message: e.to_string(),
     };
     if let Some(parent) = base.parent() {
+        if parent.is_file() {
+            return Err(Error::Output {
+                path: parent.to_path_buf(),
+                message: "is a file, not a folder (output.root names the parent of run folders)".into(),
+            });
+        }
         std::fs::create_dir_all(parent).map_err(|e| err(parent, e))?;
     }
     let mut i = 1;
