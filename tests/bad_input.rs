@@ -119,3 +119,22 @@ fn an_output_root_that_is_a_file_is_named_as_such() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
 }
+
+/// Sizes that cannot fit in memory are refused from the config (an allocation failure would
+/// abort without a message and leave a half-made folder), naming the keys; nothing is written.
+#[test]
+fn sizes_beyond_memory_are_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let out = out.to_str().unwrap();
+    for (key, needle) in [
+        ("task.n_train=2000000000", "task.n_train"),
+        ("model.dense_hidden=400000000", "model.dense_hidden"),
+    ] {
+        expect_error(
+            &["run", "configs/test/tiny.yaml", "--out", out, key],
+            &["too large for this machine", needle, "GiB available"],
+        );
+        assert!(!Path::new(out).exists(), "{key}: nothing is written");
+    }
+}

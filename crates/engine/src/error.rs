@@ -49,6 +49,12 @@ pub enum Error {
         /// The cause, in full.
         message: String,
     },
+    /// The run's sizes cannot fit in this machine's memory (checked before anything is written).
+    #[error("the run is too large for this machine: {message}; lower them")]
+    TooLarge {
+        /// What needs how much, naming the keys, and what is available.
+        message: String,
+    },
     /// The config does not fit the loaded data (a file task's input dimension).
     #[error(transparent)]
     Config(#[from] moescope_config::Error),

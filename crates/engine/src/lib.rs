@@ -14,6 +14,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod budget;
 mod device;
 mod error;
 mod geometry;

@@ -3,7 +3,7 @@
 
 use crate::job::{self, JobOutput, StageFailure};
 use crate::tensors::SeedTensors;
-use crate::{device, Error, Result};
+use crate::{budget, device, Error, Result};
 use candle_core::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use moescope_config::Experiment;
@@ -52,10 +52,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let device = device::open(exp.device)?;
     // Data first: bad input files fail before anything is written.
     let t = Instant::now();
+    budget::check_data(exp)?;
     let data = build_data(exp, &device)?;
     if let Some(first) = data.first() {
         // A file's input dimension is known only now; d-bounded settings are checked against it.
         exp.validate_against_dim(first.d_in)?;
+        budget::check_model(exp, first.d_in, first.d_out)?;
     }
     let data_seconds = t.elapsed().as_secs_f64();
     let dir = prepare_dir(exp, opts)?;
