@@ -59,12 +59,16 @@ fn cell_entries(dir: &Path) -> (Vec<String>, Vec<String>) {
     (done, partial)
 }
 
-/// Jobs recorded in an in-progress cell folder.
+/// Jobs finished in an in-progress cell folder (the manifest lists every planned job from the
+/// start, the unfinished ones as pending).
 fn partial_jobs(dir: &Path, name: &str) -> usize {
     std::fs::read_to_string(dir.join("cells").join(name).join("manifest.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| m["jobs"].as_array().map(Vec::len))
+        .and_then(|m| {
+            let jobs = m["jobs"].as_array()?;
+            Some(jobs.iter().filter(|j| j["status"]["state"] != "pending").count())
+        })
         .unwrap_or(0)
 }
 
@@ -441,4 +445,184 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
     for m in made {
         assert!(m.path().join("sweep.yaml").is_file());
     }
+}
+
+/// A stand-in sbatch that prints `stdout` and exits 0, at `dir/sbatch`.
+fn fake_sbatch(dir: &Path, stdout: &str) -> PathBuf {
+    let sbatch = dir.join("sbatch");
+    std::fs::write(&sbatch, format!("#!/bin/sh\nprintf '%s\\n' '{stdout}'\n")).unwrap();
+    Command::new("chmod")
+        .args(["+x", sbatch.to_str().unwrap()])
+        .status()
+        .unwrap();
+    sbatch
+}
+
+// See: defect 17 (whatever sbatch printed was taken as the job id and recorded).
+#[test]
+fn r17_a_submission_without_a_job_id_is_an_error_and_not_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let d = dir.to_str().unwrap();
+    init(&dir, &["experts=2,4", "seeds=1"]);
+    let submit = |sbatch: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_moescope"))
+            .args(["slurm", "submit", d])
+            .env("MOESCOPE_SBATCH", sbatch)
+            .output()
+            .unwrap()
+    };
+    let out = submit(&fake_sbatch(tmp.path(), "hello"));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("printed no job id: \"hello\"") && err.contains("Submitted batch job <N>"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+    assert!(!dir.join("slurm/submissions.jsonl").exists());
+
+    // The plain sbatch message is read too, and that submission alone is recorded.
+    let out = submit(&fake_sbatch(tmp.path(), "Submitted batch job 4243"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "4243\n");
+    let log = std::fs::read_to_string(dir.join("slurm/submissions.jsonl")).unwrap();
+    let ids: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["job_id"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"4243\""], "{log}");
+}
+
+// See: defect 13 (a sweep over `task.path` failed, blaming `name`).
+#[test]
+fn r13_a_sweep_over_data_files_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("data").join("iris_copy.csv");
+    std::fs::create_dir(tmp.path().join("data")).unwrap();
+    std::fs::copy(common::shared_data("sklearn/iris.csv"), &copy).unwrap();
+    let dir = tmp.path().join("s");
+    let paths = format!("task.path=../shared/data/sklearn/iris.csv,{}", copy.display());
+    let out = moescope(&[
+        "sweep",
+        "run",
+        "configs/iris.yaml",
+        &paths,
+        "seeds=1",
+        "steps=20",
+        "routing=[dense, soft]",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(sweep_states(&dir), ["done", "done"]);
+    let (ids, _) = cell_entries(&dir);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids[0].starts_with("path_iris.csv-"), "{ids:?}");
+    assert!(ids[1].starts_with("path_iris_copy.csv-"), "{ids:?}");
+    let manifest = std::fs::read_to_string(dir.join("cells").join(&ids[1]).join("config.yaml")).unwrap();
+    assert!(manifest.starts_with("name: iris [path=iris_copy.csv]\n"), "{manifest}");
+    // The status and the tables show the whole path.
+    let status = moescope(&["sweep", "status", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains(&format!("path={}", copy.display())), "{text}");
+    let metrics = std::fs::read_to_string(dir.join("collected/metrics.csv")).unwrap();
+    assert!(metrics.starts_with("cell,task.path,model,"), "{metrics}");
+    assert!(metrics.contains(&format!(",{},", copy.display())), "{metrics}");
+}
+
+// See: defect 2 (`sweep collect --out RUN` replaced the run's own metrics.csv).
+#[test]
+fn r2_collect_refuses_an_out_that_holds_a_run_or_a_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let d = dir.to_str().unwrap();
+    let out = moescope(&[
+        "sweep",
+        "run",
+        "configs/test/tiny.yaml",
+        "experts=2,4",
+        "seeds=1",
+        "steps=20",
+        "routing=[dense, soft]",
+        "--out",
+        d,
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let cell = dir.join("cells").join(&cell_entries(&dir).0[0]);
+    let other = tmp.path().join("other");
+    init(&other, &["experts=2,4"]);
+    let run = tmp.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("manifest.json"), "{}").unwrap();
+    std::fs::write(run.join("metrics.csv"), "mine").unwrap();
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("summary.csv"), "mine").unwrap();
+
+    let before = snapshot(tmp.path());
+    for (target, why) in [
+        (cell.clone(), "holds a run (manifest.json)"),
+        (run.clone(), "holds a run (manifest.json)"),
+        (dir.clone(), "holds a sweep"),
+        (other.clone(), "holds a sweep"),
+        (dir.join("cells"), "is inside the sweep folder"),
+        (mine.clone(), "holds summary.csv, which collect would replace"),
+    ] {
+        let out = moescope(&["sweep", "collect", d, "--out", target.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}: {}", target.display(), describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}: {why}", target.display())) && err.contains("omit --out"),
+            "{err}"
+        );
+    }
+    assert_eq!(snapshot(tmp.path()), before, "a refused collect changed files");
+
+    // Re-collecting the same sweep, into its own folder or a folder it collected to, works.
+    let ext = tmp.path().join("ext");
+    for target in [None, Some(dir.join("collected")), Some(ext.clone()), Some(ext.clone())] {
+        let mut args = vec!["sweep", "collect", d];
+        if let Some(t) = &target {
+            args.extend(["--out", t.to_str().unwrap()]);
+        }
+        let out = moescope(&args);
+        assert!(out.status.success(), "{target:?}: {}", describe(&out));
+    }
+    assert!(ext.join("sweep_report.html").is_file());
+    // …but another sweep may not replace them.
+    let out = moescope(&[
+        "sweep",
+        "collect",
+        other.to_str().unwrap(),
+        "--out",
+        ext.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: holds the tables collected from another sweep",
+            ext.display()
+        )),
+        "{err}"
+    );
+}
+
+/// Every file under `dir` with its contents, sorted.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -150,6 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Show { config, overrides },
         } => {
+            let (config, overrides) = config_and_overrides(config, overrides);
             let exp = moescope_config::load(&config, &overrides)?;
             print!("{}", exp.to_yaml());
             Ok(ExitCode::SUCCESS)
@@ -165,8 +166,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             device,
             jobs,
-            mut overrides,
+            overrides,
         } => {
+            let (config, mut overrides) = config_and_overrides(config, overrides);
             if let Some(d) = device {
                 overrides.push(format!("device={d}"));
             }
@@ -198,6 +200,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `moescope run [CONFIG] [key.path=value ...]`: clap gives the first positional argument to
+/// CONFIG even when it is an override, so one that holds `=` and names no file is put back at
+/// the head of the overrides and the default config is used, as with no arguments at all.
+fn config_and_overrides(config: PathBuf, mut overrides: Vec<String>) -> (PathBuf, Vec<String>) {
+    let arg = config.to_string_lossy();
+    if !arg.contains('=') || config.exists() {
+        return (config, overrides);
+    }
+    overrides.insert(0, arg.into_owned());
+    (PathBuf::from(DEFAULT_CONFIG), overrides)
 }
 
 fn provenance() -> moescope_sweep::Provenance {

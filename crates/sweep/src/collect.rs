@@ -1,12 +1,20 @@
 //! `sweep collect`: every finished cell's records merged into sweep-level tables (one row per
 //! metric value, with the cell's axis values as columns), per-cell claims, and the sweep report.
 
+use crate::error::io_err;
 use crate::plan::inline;
 use crate::store::{CellState, SweepDir};
 use crate::{Error, Result};
 use moescope_records::write_atomic;
 use moescope_report::{table1, RunData, SweepCell, Table1Options};
 use std::path::{Path, PathBuf};
+
+/// Written first into a collect folder: the sweep its tables come from, so that collecting that
+/// sweep again may replace them, and nothing else is taken for them.
+const MARKER: &str = "collect.json";
+
+/// The files [`collect`] writes besides `figures/sweep_*`.
+const OUTPUTS: [&str; 4] = ["metrics.csv", "summary.csv", "claims.csv", "sweep_report.html"];
 
 /// What [`collect`] wrote.
 #[derive(Debug, Clone)]
@@ -26,9 +34,19 @@ pub struct Collected {
 /// Merges the finished cells of `dir` into `out` (default `<sweep>/collected`): `metrics.csv`
 /// (every metric row), `summary.csv` (seed mean and sd of each model-level metric),
 /// `claims.csv` (each hypothesis's verdict per cell) and `sweep_report.html` with the figures.
+/// An `out` holding a run, a sweep, or tables not collected from this sweep is refused.
 pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
-    let out = out.map_or_else(|| dir.root.join("collected"), Path::to_path_buf);
     let spec = dir.read_spec()?;
+    let sweep = resolved(&dir.root)?;
+    let out = match out {
+        Some(o) => {
+            check_out(&sweep, o)?;
+            o.to_path_buf()
+        }
+        None => dir.root.join("collected"),
+    };
+    let marker = serde_json::json!({ "sweep": sweep.to_string_lossy(), "name": spec.name });
+    write_atomic(&out.join(MARKER), format!("{marker:#}\n").as_bytes())?;
     let keys: Vec<String> = spec.axes.iter().flat_map(|a| a.keys.clone()).collect();
     let mut cells = Vec::new();
     for (cell, state) in crate::status(dir)? {
@@ -69,6 +87,96 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
         cells: cells.len(),
         report,
     })
+}
+
+/// Refuses an `out` where collecting the sweep at `sweep` would replace what something else
+/// wrote: a run (every cell is one), a sweep folder or a folder inside one other than the
+/// sweep's own `collected/`, or a folder holding collect's files from another sweep or none.
+fn check_out(sweep: &Path, out: &Path) -> Result<()> {
+    let refuse = |message: String| {
+        Err(Error::Io {
+            path: out.to_path_buf(),
+            message,
+        })
+    };
+    let here = resolved(out)?;
+    let from = collected_from(&here);
+    if here == sweep.join("collected") || from.as_deref() == Some(sweep) {
+        return Ok(());
+    }
+    let instead = format!(
+        "choose a new folder, or omit --out to write {}",
+        sweep.join("collected").display()
+    );
+    if here.exists() && !here.is_dir() {
+        return refuse(format!("exists and is not a folder; {instead}"));
+    }
+    if here.join("manifest.json").is_file() {
+        return refuse(format!(
+            "holds a run (manifest.json); collecting there would replace its metrics.csv; {instead}"
+        ));
+    }
+    if here.join("sweep.yaml").is_file() || here.join("sweep.json").is_file() {
+        return refuse(format!("holds a sweep (sweep.yaml, sweep.json); {instead}"));
+    }
+    // A sweep folder is recognised by its manifest: a spec file named sweep.yaml may sit in any
+    // project folder.
+    if let Some(other) = here.ancestors().find(|a| a.join("sweep.json").is_file()) {
+        return refuse(format!(
+            "is inside the sweep folder {}, where sweep tables go only to its own collected/; {instead}",
+            other.display()
+        ));
+    }
+    match (from, clash(&here)) {
+        (Some(other), _) => refuse(format!(
+            "holds the tables collected from another sweep ({}); {instead}",
+            other.display()
+        )),
+        (None, Some(file)) => refuse(format!(
+            "holds {}, which collect would replace, and was not written by collecting this sweep; {instead}",
+            file.display()
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+/// The sweep that `dir`'s tables were collected from, by its marker.
+fn collected_from(dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    let marker: serde_json::Value = serde_json::from_str(&text).ok()?;
+    marker["sweep"].as_str().map(PathBuf::from)
+}
+
+/// The first file in `dir` that collect would replace, relative to `dir`.
+fn clash(dir: &Path) -> Option<PathBuf> {
+    let table = OUTPUTS.iter().map(PathBuf::from).find(|n| dir.join(n).exists());
+    table.or_else(|| {
+        let figures = std::fs::read_dir(dir.join("figures")).ok()?;
+        figures
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with("sweep_"))
+            .map(|e| Path::new("figures").join(e.file_name()))
+    })
+}
+
+/// `p` made absolute, with links and `..` resolved in the part that exists, so that two
+/// spellings of one folder compare equal.
+fn resolved(p: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(p).map_err(io_err(p))?;
+    let mut missing = Vec::new();
+    let mut base = abs.as_path();
+    loop {
+        if let Ok(real) = base.canonicalize() {
+            return Ok(missing.iter().rev().fold(real, |acc, name| acc.join(name)));
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name);
+                base = parent;
+            }
+            _ => return Ok(abs),
+        }
+    }
 }
 
 /// Writes one CSV table (header `cell, <axes…>, <rest…>`) through the csv crate.

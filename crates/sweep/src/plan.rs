@@ -40,8 +40,10 @@ pub fn cells(spec: &SweepSpec) -> Result<Vec<Cell>> {
     spec.validate()?;
     let mut out: Vec<Cell> = Vec::new();
     for (index, assignment) in spec.assignments().into_iter().enumerate() {
-        let label = label(&assignment);
-        let experiment = resolve(spec, &assignment, &label)?;
+        // The experiment name and the folder slug may not hold a path's slashes.
+        let short = label(&assignment, |v| inline(&without_dirs(v)));
+        let label = label(&assignment, inline);
+        let experiment = resolve(spec, &assignment, &label, &short)?;
         let hash = config_hash(&experiment);
         if let Some(other) = out.iter().find(|c| c.hash == hash) {
             return Err(Error::Spec {
@@ -55,7 +57,7 @@ pub fn cells(spec: &SweepSpec) -> Result<Vec<Cell>> {
         }
         out.push(Cell {
             index,
-            id: cell_id(&hash, &label),
+            id: cell_id(&hash, &short),
             label,
             hash,
             assignment,
@@ -65,7 +67,8 @@ pub fn cells(spec: &SweepSpec) -> Result<Vec<Cell>> {
     Ok(out)
 }
 
-fn resolve(spec: &SweepSpec, assignment: &[(String, Value)], label: &str) -> Result<Experiment> {
+/// `label` names the cell in errors; `short` (no slashes) goes into the experiment's name.
+fn resolve(spec: &SweepSpec, assignment: &[(String, Value)], label: &str, short: &str) -> Result<Experiment> {
     let wrap = |cause| Error::Cell {
         cell: if label.is_empty() {
             "(single cell)".into()
@@ -78,21 +81,22 @@ fn resolve(spec: &SweepSpec, assignment: &[(String, Value)], label: &str) -> Res
     for (key, value) in spec.set.iter().chain(assignment) {
         moescope_config::set_key(&mut tree, key, value.clone()).map_err(wrap)?;
     }
-    let name = if label.is_empty() {
+    let name = if short.is_empty() {
         spec.name.clone()
     } else {
-        format!("{} [{label}]", spec.name)
+        format!("{} [{short}]", spec.name)
     };
     moescope_config::set_key(&mut tree, "name", Value::from(name)).map_err(wrap)?;
     let file = format!("sweep `{}` from {}", spec.name, spec.base_file);
     moescope_config::from_tree(tree, &file, &[]).map_err(wrap)
 }
 
-/// `key=value` pairs with the last key segment as the name, space-separated.
-fn label(assignment: &[(String, Value)]) -> String {
+/// `key=value` pairs with the last key segment as the name, space-separated, each value written
+/// by `show`.
+fn label(assignment: &[(String, Value)], show: impl Fn(&Value) -> String) -> String {
     assignment
         .iter()
-        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), inline(v)))
+        .map(|(k, v)| format!("{}={}", k.rsplit('.').next().unwrap_or(k), show(v)))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -110,6 +114,32 @@ pub(crate) fn inline(v: &Value) -> String {
                 .join(", ")
         ),
         other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+    }
+}
+
+/// `v` with every string that holds a path cut to its last component (`data/iris.csv` →
+/// `iris.csv`): the file name is what tells such cells apart, and it survives the slug's cut at
+/// 48 characters where a long directory would not. Values without slashes are unchanged, so
+/// the ids of sweeps over other keys stay what they were.
+fn without_dirs(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(file_name(s)),
+        Value::Sequence(items) => Value::Sequence(items.iter().map(without_dirs).collect()),
+        Value::Mapping(m) => Value::Mapping(m.iter().map(|(k, v)| (without_dirs(k), without_dirs(v))).collect()),
+        Value::Tagged(t) => Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
+            tag: t.tag.clone(),
+            value: without_dirs(&t.value),
+        })),
+        other => other.clone(),
+    }
+}
+
+/// The last non-empty component of a `/` or `\` separated path; a path without one (`/`) has
+/// its separators replaced by `_`.
+fn file_name(s: &str) -> String {
+    match s.trim_end_matches(['/', '\\']).rsplit(['/', '\\']).next() {
+        Some(last) if !last.is_empty() => last.to_string(),
+        _ => s.replace(['/', '\\'], "_"),
     }
 }
 
@@ -202,5 +232,35 @@ mod tests {
         assert!(e.contains("same config"), "{e}");
         let e = cells(&spec(&["name=a,b"])).unwrap_err().to_string();
         assert!(e.contains("same config"), "{e}");
+    }
+
+    // See: defect 13 (a path-valued axis failed, blaming `name`, which holds no slash).
+    #[test]
+    fn r13_path_values_are_named_by_their_file() {
+        let mut s = spec(&["task.kind=csv", "task.problem=classification"]);
+        s.add_arg("task.path=../data/sets/iris.csv,/tmp/x/other.csv,dir\\win.csv,/")
+            .unwrap();
+        let c = cells(&s).unwrap();
+        let names: Vec<&str> = c.iter().map(|c| c.experiment.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sw [path=iris.csv]",
+                "sw [path=other.csv]",
+                "sw [path=win.csv]",
+                "sw [path=_]"
+            ]
+        );
+        assert!(c[0].id.starts_with("path_iris.csv-"), "{}", c[0].id);
+        assert!(c[1].id.starts_with("path_other.csv-"), "{}", c[1].id);
+        // The label (status, sweep.json) keeps the whole path.
+        assert_eq!(c[0].label, "path=../data/sets/iris.csv");
+        // The hash, not the shortened name, tells two files of the same name apart.
+        let mut s = spec(&["task.kind=csv", "task.problem=classification"]);
+        s.add_arg("task.path=a/iris.csv,b/iris.csv").unwrap();
+        let c = cells(&s).unwrap();
+        assert_eq!(c[0].experiment.name, c[1].experiment.name);
+        assert_ne!(c[0].id, c[1].id);
+        assert_eq!(c[0].id, cell_id(&c[0].hash, "path=iris.csv"));
     }
 }

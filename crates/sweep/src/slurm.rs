@@ -72,15 +72,7 @@ pub fn submit(dir: &SweepDir, opts: &SubmitOptions) -> Result<Submission> {
     let workdir = dir.read_spec()?.working_dir;
     let text = script(&root, &cell_list, &stem, tasks, &workdir, opts);
     moescope_records::write_atomic(&script_path, text.as_bytes())?;
-    let job_id = match run_sbatch(&script_path, opts) {
-        Ok(id) => id,
-        Err(e) => {
-            // Nothing was submitted: leave no script or list that looks like a submission.
-            let _ = std::fs::remove_file(&script_path);
-            let _ = std::fs::remove_file(&cell_list);
-            return Err(e);
-        }
-    };
+    let job_id = run_sbatch(&script_path, &cell_list, opts)?;
     let record = serde_json::json!({
         "job_id": job_id, "script": script_path, "cells": cell_list, "tasks": tasks, "count": pending.len(),
     });
@@ -95,32 +87,60 @@ pub fn submit(dir: &SweepDir, opts: &SubmitOptions) -> Result<Submission> {
 }
 
 /// Runs `sbatch --parsable [args] script` and returns the job id.
-fn run_sbatch(script: &Path, opts: &SubmitOptions) -> Result<String> {
+fn run_sbatch(script: &Path, cell_list: &Path, opts: &SubmitOptions) -> Result<String> {
     let output = Command::new(&opts.sbatch)
         .arg("--parsable")
         .args(&opts.sbatch_args)
         .arg(script)
-        .output()
-        .map_err(|e| Error::Scheduler(format!("cannot run `{}`: {e} (is Slurm installed?)", opts.sbatch)))?;
-    if !output.status.success() {
-        return Err(Error::Scheduler(format!(
-            "`{} {}` failed ({}): {}",
-            opts.sbatch,
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    // `--parsable` prints `<id>` or `<id>;<cluster>`; take the last word so a wrapper that
-    // prints `Submitted batch job <id>` works too.
+        .output();
+    let output = match output {
+        Ok(o) if o.status.success() => o,
+        failed => {
+            // Nothing was submitted: leave no script or list that looks like a submission.
+            let _ = std::fs::remove_file(script);
+            let _ = std::fs::remove_file(cell_list);
+            return Err(match failed {
+                Err(e) => Error::Scheduler(format!("cannot run `{}`: {e} (is Slurm installed?)", opts.sbatch)),
+                Ok(o) => Error::Scheduler(format!(
+                    "`{} {}` failed ({}): {}",
+                    opts.sbatch,
+                    script.display(),
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+            });
+        }
+    };
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let id = stdout
-        .split_whitespace()
-        .last()
-        .and_then(|w| w.split(';').next())
-        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .map(str::to_string);
-    id.ok_or_else(|| Error::Scheduler(format!("sbatch printed no job id: {stdout:?}")))
+    // sbatch succeeded, so a job may be queued whose tasks read the script and the cell list:
+    // those stay; only the record of a submission is withheld.
+    job_id(&stdout).ok_or_else(|| {
+        Error::Scheduler(format!(
+            "`{}` exited 0 but printed no job id: {:?}; expected `Submitted batch job <N>`, `<N>` or `<N>;<cluster>`. \
+             Nothing was recorded as submitted; if a job was queued (see `squeue`), it runs {} over {}",
+            opts.sbatch,
+            stdout.trim(),
+            script.display(),
+            cell_list.display()
+        ))
+    })
+}
+
+/// The job id in sbatch's output: `<N>` or `<N>;<cluster>` (`--parsable`), or
+/// `Submitted batch job <N>` (a wrapper that drops `--parsable`), on the last non-empty line so
+/// that notices printed before it do not matter. Anything else is not an id.
+fn job_id(stdout: &str) -> Option<String> {
+    let line = stdout.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    let id = match line.strip_prefix("Submitted batch job ") {
+        // `… on cluster <name>` follows the id on federated clusters.
+        Some(rest) => match rest.split_once(' ') {
+            Some((id, cluster)) if cluster.starts_with("on cluster ") => id,
+            Some(_) => return None,
+            None => rest,
+        },
+        None => line.split_once(';').map_or(line, |(id, _cluster)| id),
+    };
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit())).then(|| id.to_string())
 }
 
 /// Writes `submit-<k>.cells` with the first free k (`create_new`, so concurrent submissions
@@ -201,6 +221,29 @@ fn append_line(path: &Path, line: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r17_only_a_numeric_job_id_is_accepted() {
+        assert_eq!(job_id("4242\n").as_deref(), Some("4242"));
+        assert_eq!(job_id("4242;cluster_a\n").as_deref(), Some("4242"));
+        assert_eq!(job_id("Submitted batch job 77\n").as_deref(), Some("77"));
+        assert_eq!(job_id("Submitted batch job 77 on cluster b\n").as_deref(), Some("77"));
+        assert_eq!(job_id("notice: queue busy\n\n  88  \n").as_deref(), Some("88"));
+        for bad in [
+            "hello\n",
+            "",
+            "\n\n",
+            "Submitted batch job\n",
+            "Submitted batch job x1\n",
+            "12a\n",
+            ";cluster\n",
+            "4242 extra\n",
+            "4242\nhello\n",
+            "Submitted batch job 77 maybe\n",
+        ] {
+            assert_eq!(job_id(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn script_runs_one_shard_per_task() {
