@@ -138,3 +138,21 @@ fn sizes_beyond_memory_are_refused_before_anything_is_written() {
         assert!(!Path::new(out).exists(), "{key}: nothing is written");
     }
 }
+
+#[test]
+fn an_out_that_is_a_file_is_named_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("afile");
+    std::fs::write(&file, "mine").unwrap();
+    expect_error(
+        &[
+            "run",
+            "configs/test/tiny.yaml",
+            "seeds=1",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        &["afile: is a file, not a folder"],
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}

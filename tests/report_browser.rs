@@ -173,7 +173,7 @@ fn gate_grid_is_a_gate_field(dir: &Path) {
 fn a_report_shows_a_failed_model_as_failed_and_plots_the_table_values() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
-    let out = run_tiny(&dir, &["seeds=2", "train.load_balance=1e39"]);
+    let out = run_tiny(&dir, &["seeds=2", "train.load_balance=3.4e38"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     // Rebuild into another folder with the CLI.
     let rep = tmp.path().join("rep");

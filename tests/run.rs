@@ -184,7 +184,7 @@ fn a_run_goes_only_into_a_new_or_empty_folder() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(empty.join("manifest.json").is_file());
     assert!(
-        !empty.join(".moescope-run").exists(),
+        !empty.join(".moescope-claim").exists(),
         "the claim is released when the run ends"
     );
 }
@@ -219,7 +219,7 @@ fn of_two_runs_into_one_folder_exactly_one_writes_it() {
     let (winner, loser) = if codes[0] == Some(0) { (0, 1) } else { (1, 0) };
     let loser_err = String::from_utf8_lossy(&outs[loser].stderr);
     assert!(
-        loser_err.contains("another run is writing into it") || loser_err.contains("already holds a run"),
+        loser_err.contains("another moescope command is writing into it") || loser_err.contains("already holds a run"),
         "{loser_err}"
     );
     let m: serde_json::Value =
@@ -259,7 +259,7 @@ fn an_incomplete_run_is_reported_as_such() {
 /// `report --out` never writes over another run's (or a sweep's) files.
 #[test]
 fn a_report_never_overwrites_another_run() {
-    let (_a, source) = tiny_run(&["seeds=1"]);
+    let (tmp, source) = tiny_run(&["seeds=1"]);
     let (_b, victim) = tiny_run(&["seeds=2"]);
     let before = std::fs::read_to_string(victim.join("summary.md")).unwrap();
     let out = moescope(&["report", source.to_str().unwrap(), "--out", victim.to_str().unwrap()]);
@@ -274,10 +274,83 @@ fn a_report_never_overwrites_another_run() {
     let same = source.join("..").join("run");
     let out = moescope(&["report", source.to_str().unwrap(), "--out", same.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    // A separate report folder belongs to the run it reports: that run may rewrite it, another
+    // may not, and neither may write into a folder another command holds.
+    let rep = tmp.path().join("rep");
+    let report = |run: &std::path::Path| moescope(&["report", run.to_str().unwrap(), "--out", rep.to_str().unwrap()]);
+    assert_eq!(report(&source).status.code(), Some(0));
+    let first = std::fs::read_to_string(rep.join("summary.md")).unwrap();
+    let out = report(&victim);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds the report of another run"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_to_string(rep.join("summary.md")).unwrap(), first);
+    assert_eq!(report(&source).status.code(), Some(0), "the same run may report again");
+    let held = tmp.path().join("held");
+    std::fs::create_dir(&held).unwrap();
+    std::fs::write(held.join(".moescope-claim"), "").unwrap();
+    let out = moescope(&["report", source.to_str().unwrap(), "--out", held.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another moescope command is writing into it"));
+    assert!(!held.join("summary.md").exists());
+}
+
+/// Two reports started at once into one new folder: exactly one writes it.
+#[test]
+fn of_two_reports_into_one_folder_exactly_one_writes_it() {
+    let (tmp, run) = tiny_run(&["seeds=1"]);
+    let rep = tmp.path().join("rep");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_moescope"))
+            .args(["report", run.to_str().unwrap(), "--out", rep.to_str().unwrap()])
+            .current_dir(root())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children: Vec<_> = (0..3).map(|_| spawn()).collect();
+    let codes: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code())
+        .collect();
+    // The winner writes; a loser is refused by the claim, or (if it started after the winner
+    // ended) writes the same run's report again: never anything else.
+    assert!(codes.iter().all(|c| *c == Some(0) || *c == Some(2)), "{codes:?}");
+    assert!(codes.contains(&Some(0)), "{codes:?}");
+    assert!(rep.join("report.html").is_file() && !rep.join(".moescope-claim").exists());
+}
+
+/// A CSV task without an encoder: the data fixes d = d_in, and the run's config says so.
+#[test]
+fn a_file_task_without_an_encoder_records_the_d_it_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let out = moescope(&[
+        "run",
+        "configs/iris.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "seeds=1",
+        "train.steps=20",
+        "model.encoder=false",
+        "model.d=null",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["config"]["model"]["d"], 4, "iris has 4 features");
+    let saved = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    assert!(saved.contains("d: 4"), "{saved}");
 }
 
 /// A model that meets non-finite values fails at its stage; the others' results are kept.
-/// An absurd load-balancing coefficient overflows f32 only in the Top-k losses.
+/// An absurd load-balancing coefficient (near the largest f32; 1e39 is refused by the config)
+/// overflows f32 only in the Top-k losses, the only ones that carry the switch loss.
 #[test]
 fn a_diverging_model_fails_alone() {
     let tmp = tempfile::tempdir().unwrap();
@@ -288,7 +361,7 @@ fn a_diverging_model_fails_alone() {
         "--out",
         dir.to_str().unwrap(),
         "seeds=2",
-        "train.load_balance=1e39",
+        "train.load_balance=3.4e38",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);

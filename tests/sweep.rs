@@ -626,3 +626,35 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A plain run aimed inside a sweep folder (e.g. at a pending cell's path) would be taken for
+/// that cell by `resume` and `collect`: it is refused, and the cell stays pending.
+#[test]
+fn a_run_inside_a_sweep_folder_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = tmp.path().join("s");
+    let s = sweep.to_str().unwrap();
+    let out = moescope(&["sweep", "init", "configs/test/tiny.yaml", "experts=2,4", "--out", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let cell = sweep.join("cells").join("some-cell");
+    let out = moescope(&[
+        "run",
+        "configs/test/tiny.yaml",
+        "seeds=1",
+        "--out",
+        cell.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is inside the sweep folder"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!cell.exists());
+    let status = moescope(&["sweep", "status", s]);
+    assert!(
+        !String::from_utf8_lossy(&status.stdout).contains(" done"),
+        "{}",
+        describe(&status)
+    );
+}

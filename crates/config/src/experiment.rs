@@ -213,6 +213,18 @@ impl Experiment {
         check_dim_settings(&self.probe, &dim, &bad)
     }
 
+    /// This experiment with the routed width fixed by loaded data of `d_in` features: without
+    /// an encoder d = d_in, also in `raw`, so that the run's `config.yaml` and manifest show the
+    /// d actually used (a file task's d_in is unknown when the config is resolved).
+    pub fn with_loaded_dim(&self, d_in: usize) -> Experiment {
+        let mut exp = self.clone();
+        if !exp.model.encoder {
+            exp.model.d = d_in;
+            exp.raw.model.d = Some(d_in);
+        }
+        exp
+    }
+
     /// The file-free view of the resolved config (used as the run's `config.yaml`).
     pub fn to_yaml(&self) -> String {
         serde_yaml::to_string(&self.raw).unwrap_or_else(|e| format!("# cannot render: {e}"))

@@ -20,7 +20,10 @@ pub(crate) fn data_bytes(seeds: usize, points: usize, d_in: usize, d_out: usize)
 pub(crate) fn model_bytes(exp: &Experiment, d_in: usize, d_out: usize) -> u128 {
     let d = exp.routed_dim(d_in) as u128;
     let stack = exp.train.stack.min(exp.seeds.len()).max(1) as u128;
-    let (batch, chunk) = (exp.train.batch as u128, exp.probe.chunk as u128);
+    // A batch never exceeds the training split, a chunk never the probe set.
+    let sizes = exp.task.sizes();
+    let batch = exp.train.batch.min(sizes.train) as u128;
+    let chunk = exp.probe.chunk.min(sizes.probe) as u128;
     let largest = |f: &dyn Fn(u128, u128) -> u128| {
         let sizes = exp.architectures.iter().map(|a| (a.experts as u128, a.hidden as u128));
         sizes.map(|(e, m)| f(e, m)).max().unwrap_or(0)
@@ -102,11 +105,22 @@ mod tests {
         assert_eq!(model_bytes(&exp, 16, 1), 16_777_216);
         let big = moescope_config::load(
             std::path::Path::new("../../configs/paper.yaml"),
-            &["probe.chunk=1".into(), "train.batch=100000".into()],
+            &[
+                "probe.chunk=1".into(),
+                "train.batch=100000".into(),
+                "task.n_train=200000".into(),
+            ],
         )
         .unwrap();
         // Now training dominates: soft's 4·17 737 + 100 000·256 = 25 670 948 values × 4 bytes.
         assert_eq!(model_bytes(&big, 16, 1), 25_670_948 * 4);
+        // A batch larger than the training split (16 384 points) counts as the split.
+        let clamped = moescope_config::load(
+            std::path::Path::new("../../configs/paper.yaml"),
+            &["probe.chunk=1".into(), "train.batch=100000".into()],
+        )
+        .unwrap();
+        assert_eq!(model_bytes(&clamped, 16, 1), (4 * 17_737 + 16_384 * 8 * 32) * 4);
     }
 
     #[test]

@@ -8,8 +8,8 @@ use candle_core::Device;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use moescope_config::Experiment;
 use moescope_records::{
-    write_curves, write_metrics, write_npy, CurveRow, DataRecord, JobRecord, JobStatus, Manifest, MetricRow,
-    ParamCountRecord, StageTime,
+    write_curves, write_metrics, write_npy, Claim, CurveRow, DataRecord, JobRecord, JobStatus, Manifest, MetricRow,
+    ParamCountRecord, StageTime, CLAIM_FILE,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,13 +54,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let t = Instant::now();
     budget::check_data(exp)?;
     let data = build_data(exp, &device)?;
-    if let Some(first) = data.first() {
-        // A file's input dimension is known only now; d-bounded settings are checked against it.
-        exp.validate_against_dim(first.d_in)?;
-        budget::check_model(exp, first.d_in, first.d_out)?;
-    }
+    let Some(first) = data.first() else {
+        return Err(Error::Output {
+            path: opts.out.clone().unwrap_or_default(),
+            message: "no seeds to run".into(),
+        });
+    };
+    // A file's input dimension is known only now: d-bounded settings are checked against it,
+    // and without an encoder the config records the d it fixes.
+    exp.validate_against_dim(first.d_in)?;
+    let exp = &exp.with_loaded_dim(first.d_in);
+    budget::check_model(exp, first.d_in, first.d_out)?;
     let data_seconds = t.elapsed().as_secs_f64();
-    let dir = prepare_dir(exp, opts)?;
+    let claim = prepare_dir(exp, opts)?;
+    let dir = claim.dir().to_path_buf();
     let mut manifest = initial_manifest(exp, opts, &device);
     manifest.data = exp
         .seeds
@@ -75,12 +82,13 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         stage: "data".into(),
         seconds: data_seconds,
     });
-    moescope_records::write_atomic(&dir.join("config.yaml"), exp.to_yaml().as_bytes())?;
-    tracing::info!(dir = %dir.display(), device = %exp.device, "run started");
-
+    // The manifest first, listing every job as pending: a run stopped from here on says what
+    // it never did.
     let plan = Plan::new(exp);
     manifest.jobs = plan.pending_records(exp);
     manifest.write(&dir)?;
+    moescope_records::write_atomic(&dir.join("config.yaml"), exp.to_yaml().as_bytes())?;
+    tracing::info!(dir = %dir.display(), device = %exp.device, "run started");
     let state = Mutex::new(Collected::new(plan.jobs.len(), manifest, started));
     let bars = Bars::new(plan.jobs.len(), opts.progress);
     let next = AtomicUsize::new(0);
@@ -103,7 +111,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     collected.add_stage("report", t.elapsed().as_secs_f64());
     collected.manifest.wall_seconds = started.elapsed().as_secs_f64();
     collected.manifest.write(&dir)?;
-    release_claim(&dir)?;
+    drop(claim); // the folder is complete: give it back
     let failed = collected
         .manifest
         .failures()
@@ -374,66 +382,40 @@ fn save_checkpoint(model: &moescope_model::Model, path: &Path) -> Result<()> {
     })
 }
 
-fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<PathBuf> {
+/// The run folder, claimed for this run (`records::Claim`): `--out` as given, which must be new
+/// or empty, or a new `<output.root>/<name>-<UTC time>`.
+fn prepare_dir(exp: &Experiment, opts: &RunOptions) -> Result<Claim> {
     let Some(dir) = &opts.out else {
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let stamp = humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs))
             .to_string()
             .replace(':', "-");
-        return create_unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)));
+        let dir = create_unique(&exp.output.root.join(format!("{}-{stamp}", exp.name)))?;
+        return Ok(Claim::take(&dir)?);
     };
-    claim_dir(dir)?;
-    Ok(dir.clone())
-}
-
-/// Takes `dir` for this run: it must be new or empty. The claim is a file created with
-/// `create_new` (O_EXCL), so of two runs started into one folder exactly one gets it; the loser
-/// and any folder holding anything else (a run, the user's files) are refused untouched.
-fn claim_dir(dir: &Path) -> Result<()> {
-    let refuse = |message: String| Error::Output {
-        path: dir.to_path_buf(),
-        message,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| refuse(e.to_string()))?;
-    let claim = dir.join(CLAIM);
-    if let Err(e) = std::fs::File::create_new(&claim) {
-        return Err(match e.kind() {
-            std::io::ErrorKind::AlreadyExists => refuse(format!(
-                "another run is writing into it, or was stopped there ({CLAIM} exists); choose another --out"
-            )),
-            _ => refuse(format!("cannot write {}: {e}", claim.display())),
-        });
-    }
+    let claim = Claim::take(dir)?;
     let others: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| refuse(e.to_string()))?
+        .map_err(|e| Error::Output {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|name| name != CLAIM)
+        .filter(|name| name != CLAIM_FILE)
         .collect();
     if others.is_empty() {
-        return Ok(());
+        return Ok(claim);
     }
-    // Not ours: give the claim back and leave the folder as it was.
-    let _ = std::fs::remove_file(&claim);
-    Err(refuse(match others.iter().any(|n| n == "manifest.json") {
-        true => "already holds a run (manifest.json); choose another --out so nothing is overwritten".into(),
-        false => format!(
-            "is not empty (holds {}); a run goes into a new or empty folder, so choose another --out",
-            others.first().map_or("", String::as_str)
-        ),
-    }))
-}
-
-/// Marks a folder as taken by a run while it is written; removed when the run ends.
-const CLAIM: &str = ".moescope-run";
-
-fn release_claim(dir: &Path) -> Result<()> {
-    match std::fs::remove_file(dir.join(CLAIM)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Output {
-            path: dir.join(CLAIM),
-            message: e.to_string(),
-        }),
-        _ => Ok(()),
-    }
+    // Not ours: the claim is given back (dropped) and the folder left as it was.
+    Err(Error::Output {
+        path: dir.clone(),
+        message: match others.iter().any(|n| n == "manifest.json") {
+            true => "already holds a run (manifest.json); choose another --out so nothing is overwritten".into(),
+            false => format!(
+                "is not empty (holds {}); a run goes into a new or empty folder, so choose another --out",
+                others[0]
+            ),
+        },
+    })
 }
 
 /// Creates `base`, or `base-2`, `base-3`, … if taken. `create_dir` either creates or fails, so two

@@ -12,6 +12,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An output folder cannot be claimed for writing (see [`crate::Claim`]).
+    #[error("{dir}: {message}")]
+    Claim {
+        /// The folder.
+        dir: PathBuf,
+        /// Why: a file, or another writer's claim.
+        message: String,
+    },
     /// A file exists but does not parse.
     #[error("{path}, line {line}: {message}")]
     Parse {

@@ -21,12 +21,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod claim;
 mod error;
 mod io;
 mod manifest;
 mod metrics;
 mod stream;
 
+pub use claim::{Claim, CLAIM_FILE};
 pub use error::{Error, Result};
 pub use io::{for_each_npy_row, read_npy, write_atomic, write_npy, NpyArray};
 pub use manifest::{DataRecord, JobRecord, JobStatus, Manifest, ParamCountRecord, StageTime, SCHEMA_VERSION};

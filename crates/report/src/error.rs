@@ -27,7 +27,7 @@ pub enum Error {
         /// The requested output folder.
         out: std::path::PathBuf,
         /// What it holds ("another run (manifest.json)", "a sweep (sweep.json)").
-        what: &'static str,
+        what: String,
         /// The run being reported.
         run: std::path::PathBuf,
     },

@@ -62,31 +62,79 @@ pub struct ReportPaths {
     pub tables: Vec<PathBuf>,
 }
 
-/// Refuses an output folder that is another run's or a sweep's (the run's own folder is fine).
-fn check_out(run_dir: &Path, out: Option<&Path>) -> Result<()> {
-    let Some(out) = out else { return Ok(()) };
-    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-    let what = if out.join("manifest.json").exists() && !same(out, run_dir) {
-        "another run (manifest.json)"
-    } else if out.join("sweep.json").exists() {
-        "a sweep (sweep.json)"
-    } else {
-        return Ok(());
-    };
-    Err(Error::OutTaken {
+/// Written into a report's `--out` folder (not the run's own): which run the report is of, so
+/// that reporting that run again may replace it and nothing else is taken for it.
+const REPORT_MARKER: &str = "report.json";
+
+/// What a report writes into its folder (and what another writer's files there would be).
+const REPORT_FILES: [&str; 6] = [
+    "report.html",
+    "summary.md",
+    "table1.csv",
+    "table2.csv",
+    "claims.csv",
+    "figures",
+];
+
+/// Refuses an output folder whose files are not this run's report: another run, a sweep or its
+/// collected tables, another run's report, or anything a report would replace.
+fn check_out(run_dir: &Path, out: &Path) -> Result<()> {
+    let taken = |what: String| Error::OutTaken {
         out: out.to_path_buf(),
         what,
         run: run_dir.to_path_buf(),
-    })
+    };
+    if out.join("manifest.json").exists() {
+        return Err(taken("another run (manifest.json)".into()));
+    }
+    if let Some(f) = ["sweep.json", "sweep.yaml", "collect.json"]
+        .iter()
+        .find(|f| out.join(f).exists())
+    {
+        return Err(taken(format!("a sweep or its collected tables ({f})")));
+    }
+    let of = std::fs::read_to_string(out.join(REPORT_MARKER)).ok();
+    let of: Option<String> = of.and_then(|t| {
+        serde_json::from_str::<serde_json::Value>(&t).ok()?["run"]
+            .as_str()
+            .map(String::from)
+    });
+    match of {
+        Some(run) if Path::new(&run) == canonical(run_dir) => Ok(()),
+        Some(run) => Err(taken(format!("the report of another run ({run})"))),
+        None => match REPORT_FILES.iter().find(|f| out.join(f).exists()) {
+            Some(f) => Err(taken(format!(
+                "{f}, which a report would replace, not from reporting this run"
+            ))),
+            None => Ok(()),
+        },
+    }
+}
+
+/// `p` with links and `..` resolved (as given if it does not exist).
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// Reads the run folder `run_dir` and writes, into `out` (default: `run_dir`), `report.html`,
 /// `figures/<name>.{svg,png}`, `summary.md`, `table1.csv`, `table2.csv` and `claims.csv`.
-/// An `out` holding another run or a sweep is refused before anything is written.
+/// An `out` holding another run, a sweep, another run's report or files a report would replace
+/// is refused before anything is written.
 pub fn write_report(run_dir: &Path, out: Option<&Path>) -> Result<ReportPaths> {
-    check_out(run_dir, out)?;
-    let out = out.unwrap_or(run_dir);
     let run = RunData::read(run_dir)?;
+    // Into another folder: claimed (one writer at a time) and marked with the run it reports.
+    let elsewhere = out.filter(|o| canonical(o) != canonical(run_dir));
+    let _claim = match elsewhere {
+        Some(o) => {
+            check_out(run_dir, o)?;
+            let claim = moescope_records::Claim::take(o)?;
+            let marker = serde_json::json!({ "run": canonical(run_dir).to_string_lossy() });
+            moescope_records::write_atomic(&o.join(REPORT_MARKER), format!("{marker:#}\n").as_bytes())?;
+            Some(claim)
+        }
+        None => None,
+    };
+    let out = out.unwrap_or(run_dir);
     let claims = markdown::run_claims(&run);
     markdown::write_summary_files(&run, &claims, out)?;
     let mut rendered = Vec::new();

@@ -46,6 +46,8 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
         None => dir.root.join("collected"),
     };
     let marker = serde_json::json!({ "sweep": sweep.to_string_lossy(), "name": spec.name });
+    // One collect at a time per folder: a second, or a report, aimed at it is refused.
+    let _claim = moescope_records::Claim::take(&out)?;
     write_atomic(&out.join(MARKER), format!("{marker:#}\n").as_bytes())?;
     let keys: Vec<String> = spec.axes.iter().flat_map(|a| a.keys.clone()).collect();
     let mut cells = Vec::new();
@@ -121,7 +123,7 @@ fn check_out(sweep: &Path, out: &Path) -> Result<()> {
     }
     // A sweep folder is recognised by its manifest: a spec file named sweep.yaml may sit in any
     // project folder.
-    if let Some(other) = here.ancestors().find(|a| a.join("sweep.json").is_file()) {
+    if let Some(other) = SweepDir::enclosing(&here) {
         return refuse(format!(
             "is inside the sweep folder {}, where sweep tables go only to its own collected/; {instead}",
             other.display()

@@ -163,6 +163,15 @@ impl SweepDir {
         Ok(SweepDir { root: dir })
     }
 
+    /// The sweep folder that `path` is inside (or is), recognised by its `sweep.json`: a run
+    /// written there would be taken for one of its cells.
+    pub fn enclosing(path: &Path) -> Option<PathBuf> {
+        let abs = std::path::absolute(path).ok()?;
+        abs.ancestors()
+            .find(|a| a.join("sweep.json").is_file())
+            .map(Path::to_path_buf)
+    }
+
     /// Opens an existing sweep folder.
     pub fn open(dir: &Path) -> Result<SweepDir> {
         if !dir.join("sweep.yaml").is_file() {
