@@ -17,9 +17,9 @@ fn moescope_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the moescope binary runs")
 }
 
-// See: defect 12 (`moescope config show seeds=2` failed with "cannot read config file seeds=2").
+/// Regression (fresh-user trial): `moescope config show seeds=2` failed with "cannot read config file seeds=2".
 #[test]
-fn r12_config_show_takes_overrides_without_a_config() {
+fn config_show_takes_overrides_without_a_config() {
     let short = moescope(&["config", "show", "seeds=2", "train.steps=50"]);
     assert!(short.status.success(), "{}", describe(&short));
     let long = moescope(&["config", "show", "configs/paper.yaml", "seeds=2", "train.steps=50"]);
@@ -35,11 +35,11 @@ fn r12_config_show_takes_overrides_without_a_config() {
     );
 }
 
-// See: defect 12. The default config is the one `run` uses with no arguments (relative to the
-// working folder), here a tiny one so that the run takes seconds; a file whose name holds `=`
-// is still a config.
+/// Regression (fresh-user trial). The default config is the one `run` uses with no arguments (relative to the
+/// working folder), here a tiny one so that the run takes seconds; a file whose name holds `=`
+/// is still a config.
 #[test]
-fn r12_run_takes_overrides_without_a_config() {
+fn run_takes_overrides_without_a_config() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("configs")).unwrap();
     let tiny = std::fs::read_to_string(root().join("configs/test/tiny.yaml")).unwrap();

@@ -458,9 +458,9 @@ fn fake_sbatch(dir: &Path, stdout: &str) -> PathBuf {
     sbatch
 }
 
-// See: defect 17 (whatever sbatch printed was taken as the job id and recorded).
+/// Regression (fresh-user trial): whatever sbatch printed was taken as the job id and recorded.
 #[test]
-fn r17_a_submission_without_a_job_id_is_an_error_and_not_recorded() {
+fn a_submission_without_a_job_id_is_an_error_and_not_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     let d = dir.to_str().unwrap();
@@ -494,9 +494,9 @@ fn r17_a_submission_without_a_job_id_is_an_error_and_not_recorded() {
     assert_eq!(ids, ["\"4243\""], "{log}");
 }
 
-// See: defect 13 (a sweep over `task.path` failed, blaming `name`).
+/// Regression (fresh-user trial): a sweep over `task.path` failed, blaming `name`.
 #[test]
-fn r13_a_sweep_over_data_files_runs() {
+fn a_sweep_over_data_files_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("data").join("iris_copy.csv");
     std::fs::create_dir(tmp.path().join("data")).unwrap();
@@ -531,9 +531,9 @@ fn r13_a_sweep_over_data_files_runs() {
     assert!(metrics.contains(&format!(",{},", copy.display())), "{metrics}");
 }
 
-// See: defect 2 (`sweep collect --out RUN` replaced the run's own metrics.csv).
+/// Regression (fresh-user trial): `sweep collect --out RUN` replaced the run's own metrics.csv.
 #[test]
-fn r2_collect_refuses_an_out_that_holds_a_run_or_a_sweep() {
+fn collect_refuses_an_out_that_holds_a_run_or_a_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     let d = dir.to_str().unwrap();
@@ -657,4 +657,32 @@ fn a_run_inside_a_sweep_folder_is_refused() {
         "{}",
         describe(&status)
     );
+}
+
+/// The last shards of a sweep can finish at the same moment, and each then collects. The one
+/// that finds `collected/` held by the other waits and collects again once it is free, instead
+/// of failing its task (seen on a real Slurm array).
+#[test]
+fn a_shard_finishing_while_another_collects_waits_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    init(&dir, &["experts=2,4", "seeds=1", "train.steps=5"]);
+    let s = dir.to_str().unwrap();
+    let out = moescope(&["sweep", "resume", s, "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let claim = dir.join("collected").join(".moescope-claim");
+    std::fs::write(&claim, "").unwrap(); // another collect in progress
+    std::fs::remove_file(dir.join("collected").join("metrics.csv")).unwrap();
+    let mut child = spawn(&["sweep", "resume", s, "--jobs", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "it waits while the folder is held");
+    assert!(!dir.join("collected").join("metrics.csv").exists());
+    std::fs::remove_file(&claim).unwrap(); // the other collect is done
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        dir.join("collected").join("metrics.csv").is_file(),
+        "collected once free"
+    );
+    assert!(!claim.exists());
 }

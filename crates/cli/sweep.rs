@@ -218,9 +218,10 @@ fn finish(dir: &SweepDir, r: &ResumeReport, whole: bool) -> anyhow::Result<ExitC
     for (label, reason) in &r.failed {
         eprintln!("failed: {label}: {reason}");
     }
-    // The whole sweep run here, or the last shard to finish: merge the cells.
+    // The whole sweep run here, or the last shard to finish: merge the cells (after any shard
+    // that finished at the same moment and is collecting).
     if (whole && r.busy.is_empty()) || moescope_sweep::all_done(dir)? {
-        let c = moescope_sweep::collect(dir, None)?;
+        let c = moescope_sweep::collect_waiting(dir, std::time::Duration::from_secs(600))?;
         eprintln!(
             "collected {} of {} cells ({} failed): {}",
             c.merged,

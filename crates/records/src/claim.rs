@@ -21,22 +21,13 @@ impl Claim {
     /// another command holds it (or was stopped while holding it).
     pub fn take(dir: &Path) -> Result<Claim> {
         if dir.is_file() {
-            return Err(Error::Claim {
-                dir: dir.to_path_buf(),
-                message: "is a file, not a folder".into(),
-            });
+            return Err(Error::NotAFolder { dir: dir.to_path_buf() });
         }
         std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
         let path = dir.join(CLAIM_FILE);
         match std::fs::File::create_new(&path) {
             Ok(_) => Ok(Claim { path }),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Claim {
-                dir: dir.to_path_buf(),
-                message: format!(
-                    "another moescope command is writing into it, or one was stopped there \
-                     ({CLAIM_FILE} exists; delete it once no command is running)"
-                ),
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Busy { dir: dir.to_path_buf() }),
             Err(e) => Err(Error::Io { path, source: e }),
         }
     }

@@ -12,13 +12,22 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// An output folder cannot be claimed for writing (see [`crate::Claim`]).
-    #[error("{dir}: {message}")]
-    Claim {
+    /// An output folder is claimed by another writer, or one that was stopped (see
+    /// [`crate::Claim`]).
+    #[error(
+        "{dir}: another moescope command is writing into it, or one was stopped there \
+         ({file} exists; delete it once no command is running)",
+        file = crate::CLAIM_FILE
+    )]
+    Busy {
         /// The folder.
         dir: PathBuf,
-        /// Why: a file, or another writer's claim.
-        message: String,
+    },
+    /// An output folder's path names a file.
+    #[error("{dir}: is a file, not a folder")]
+    NotAFolder {
+        /// The path.
+        dir: PathBuf,
     },
     /// A file exists but does not parse.
     #[error("{path}, line {line}: {message}")]

@@ -91,6 +91,21 @@ pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
     })
 }
 
+/// [`collect`] into the sweep's own `collected/`, waiting up to `wait` while another process
+/// holds it: the last shards of a sweep can finish together, and each then collects; the one
+/// that waits collects again once the other is done, so the tables are complete either way.
+pub fn collect_waiting(dir: &SweepDir, wait: std::time::Duration) -> Result<Collected> {
+    let start = std::time::Instant::now();
+    loop {
+        match collect(dir, None) {
+            Err(Error::Records(moescope_records::Error::Busy { .. })) if start.elapsed() < wait => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Refuses an `out` where collecting the sweep at `sweep` would replace what something else
 /// wrote: a run (every cell is one), a sweep folder or a folder inside one other than the
 /// sweep's own `collected/`, or a folder holding collect's files from another sweep or none.

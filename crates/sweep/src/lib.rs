@@ -35,7 +35,7 @@ mod spec;
 mod store;
 
 pub use cell::{run_cell, CellOutcome, Provenance};
-pub use collect::{collect, Collected};
+pub use collect::{collect, collect_waiting, Collected};
 pub use error::{Error, Result};
 pub use plan::{cells, Cell};
 pub use runner::{resume, ResumeOptions, ResumeReport, Shard, EXIT_BUSY, WATCH_STDIN_ENV};

@@ -234,9 +234,9 @@ mod tests {
         assert!(e.contains("same config"), "{e}");
     }
 
-    // See: defect 13 (a path-valued axis failed, blaming `name`, which holds no slash).
+    // Regression (fresh-user trial): a path-valued axis failed, blaming `name`, which holds no slash.
     #[test]
-    fn r13_path_values_are_named_by_their_file() {
+    fn path_values_are_named_by_their_file() {
         let mut s = spec(&["task.kind=csv", "task.problem=classification"]);
         s.add_arg("task.path=../data/sets/iris.csv,/tmp/x/other.csv,dir\\win.csv,/")
             .unwrap();

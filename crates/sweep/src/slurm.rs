@@ -223,7 +223,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn r17_only_a_numeric_job_id_is_accepted() {
+    fn only_a_numeric_job_id_is_accepted() {
         assert_eq!(job_id("4242\n").as_deref(), Some("4242"));
         assert_eq!(job_id("4242;cluster_a\n").as_deref(), Some("4242"));
         assert_eq!(job_id("Submitted batch job 77\n").as_deref(), Some("77"));
