@@ -52,19 +52,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
     let device = device::open(exp.device)?;
     // Data first: bad input files fail before anything is written.
     let t = Instant::now();
-    budget::check_data(exp)?;
-    let data = build_data(exp, &device)?;
-    let Some(first) = data.first() else {
-        return Err(Error::Output {
-            path: opts.out.clone().unwrap_or_default(),
-            message: "no seeds to run".into(),
-        });
-    };
-    // A file's input dimension is known only now: d-bounded settings are checked against it,
-    // and without an encoder the config records the d it fixes.
-    exp.validate_against_dim(first.d_in)?;
-    let exp = &exp.with_loaded_dim(first.d_in);
-    budget::check_model(exp, first.d_in, first.d_out)?;
+    let (exp, data) = prepare_data(exp, &device)?;
+    let exp = &exp;
     let data_seconds = t.elapsed().as_secs_f64();
     let claim = prepare_dir(exp, opts)?;
     let dir = claim.dir().to_path_buf();
@@ -122,6 +111,20 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunOutcome> {
         jobs: plan.jobs.len(),
         failed,
     })
+}
+
+/// Every seed's data, and the experiment checked against it: sizes against memory, and a file's
+/// input dimension (known only once loaded) against the d-bounded settings; without an encoder
+/// the returned experiment records the d that dimension fixes.
+fn prepare_data(exp: &Experiment, device: &Device) -> Result<(Experiment, Vec<SeedTensors>)> {
+    budget::check_data(exp)?;
+    let data = build_data(exp, device)?;
+    // The config guarantees at least one seed.
+    let (d_in, d_out) = data.first().map_or((0, 0), |d| (d.d_in, d.d_out));
+    exp.validate_against_dim(d_in)?;
+    let exp = exp.with_loaded_dim(d_in);
+    budget::check_model(&exp, d_in, d_out)?;
+    Ok((exp, data))
 }
 
 fn build_data(exp: &Experiment, device: &Device) -> Result<Vec<SeedTensors>> {
