@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod sweep;
@@ -173,11 +173,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 overrides.push(format!("device={d}"));
             }
             let exp = moescope_config::load(&config, &overrides)?;
-            if let Some(sweep) = out.as_deref().and_then(moescope_sweep::SweepDir::enclosing) {
+            if let Some((out, sweep)) = out
+                .as_deref()
+                .and_then(|o| Some((o, moescope_sweep::SweepDir::enclosing(o)?)))
+            {
                 anyhow::bail!(
                     "--out {}: is inside the sweep folder {}, where a run would be taken for one of its cells; \
                      choose a folder outside it (cells are run by `moescope sweep resume`)",
-                    out.as_deref().unwrap_or(Path::new("")).display(),
+                    out.display(),
                     sweep.display()
                 );
             }
