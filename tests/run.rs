@@ -144,12 +144,7 @@ fn an_existing_run_is_never_overwritten() {
     let (_tmp, dir) = tiny_run(&[]);
     let before = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     let out = moescope(&["run", "configs/test/tiny.yaml", "--out", dir.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already holds a run"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "already holds a run");
     assert_eq!(std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap(), before);
 }
 
@@ -164,12 +159,7 @@ fn a_run_goes_only_into_a_new_or_empty_folder() {
     let mut args = vec!["run", "configs/test/tiny.yaml", "--out", busy.to_str().unwrap()];
     args.extend(quick);
     let out = moescope(&args);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is not empty (holds keep.txt)"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "is not empty (holds keep.txt)");
     let left: Vec<_> = std::fs::read_dir(&busy)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -263,12 +253,7 @@ fn a_report_never_overwrites_another_run() {
     let (_b, victim) = tiny_run(&["seeds=2"]);
     let before = std::fs::read_to_string(victim.join("summary.md")).unwrap();
     let out = moescope(&["report", source.to_str().unwrap(), "--out", victim.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("holds another run (manifest.json)"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "holds a run (manifest.json)");
     assert_eq!(std::fs::read_to_string(victim.join("summary.md")).unwrap(), before);
     // Its own folder, named by another path, is still fine.
     let same = source.join("..").join("run");
@@ -282,12 +267,7 @@ fn a_report_never_overwrites_another_run() {
     assert_eq!(report(&source).status.code(), Some(0));
     let first = std::fs::read_to_string(rep.join("summary.md")).unwrap();
     let out = report(&victim);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("holds the report of another run"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "holds what was written for");
     assert_eq!(std::fs::read_to_string(rep.join("summary.md")).unwrap(), first);
     assert_eq!(report(&source).status.code(), Some(0), "the same run may report again");
     let held = tmp.path().join("held");

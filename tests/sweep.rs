@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{describe, moescope, root};
+use common::{describe, expect_exit, moescope, root};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,12 +117,7 @@ fn killed_sweep_resumes_to_the_uninterrupted_result() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = moescope(&["sweep", "resume", killed.to_str().unwrap()]);
-    assert_eq!(second.status.code(), Some(2), "{}", describe(&second));
-    assert!(
-        String::from_utf8_lossy(&second.stderr).contains("already being run"),
-        "{}",
-        describe(&second)
-    );
+    expect_exit(&second, 2, "already being run");
 
     let status = moescope(&["sweep", "status", killed.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&status.stdout);
@@ -372,12 +367,7 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         "--out",
         "/proc/moescope-sweep",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("/proc/moescope-sweep"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "/proc/moescope-sweep");
 
     // A device this build cannot open is refused before the folder exists.
     let out = moescope(&[
@@ -390,12 +380,7 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         "--out",
         d,
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cuda"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "cuda");
     assert!(!dir.exists());
 
     // --out must be new or empty: a folder with other files is refused and left as it was.
@@ -410,12 +395,7 @@ fn bad_sweeps_are_refused_before_anything_is_written() {
         "--out",
         busy.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not empty"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "not empty");
     assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
 
     // Two inits into the same --out at once: exactly one wins, the other is refused.
@@ -567,7 +547,7 @@ fn collect_refuses_an_out_that_holds_a_run_or_a_sweep() {
         (dir.clone(), "holds a sweep"),
         (other.clone(), "holds a sweep"),
         (dir.join("cells"), "is inside the sweep folder"),
-        (mine.clone(), "holds summary.csv, which collect would replace"),
+        (mine.clone(), "holds summary.csv, which would be replaced"),
     ] {
         let out = moescope(&["sweep", "collect", d, "--out", target.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{}: {}", target.display(), describe(&out));
@@ -601,10 +581,7 @@ fn collect_refuses_an_out_that_holds_a_run_or_a_sweep() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!(
-            "{}: holds the tables collected from another sweep",
-            ext.display()
-        )),
+        err.contains(&format!("{}: holds what was written for", ext.display())),
         "{err}"
     );
 }
@@ -644,12 +621,7 @@ fn a_run_inside_a_sweep_folder_is_refused() {
         "--out",
         cell.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is inside the sweep folder"),
-        "{}",
-        describe(&out)
-    );
+    expect_exit(&out, 2, "is inside the sweep folder");
     assert!(!cell.exists());
     let status = moescope(&["sweep", "status", s]);
     assert!(

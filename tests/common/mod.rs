@@ -41,6 +41,17 @@ pub fn describe(out: &Output) -> String {
     )
 }
 
+/// Asserts that a command exited with `code` and said `needle` on stderr (never a panic).
+pub fn expect_exit(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", describe(out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(needle) && !err.contains("panicked"),
+        "missing {needle:?} in\n{}",
+        describe(out)
+    );
+}
+
 /// Reads a little-endian f64 C-order `.npy` file (format 1.0) into (shape, data), parsing the
 /// header independently of the writer.
 pub fn read_npy(path: &Path) -> (Vec<usize>, Vec<f64>) {

@@ -23,6 +23,15 @@ pub enum Error {
         /// The folder.
         dir: PathBuf,
     },
+    /// An output folder holds what another writer made for someone else (see
+    /// [`crate::Claim::take_for`]).
+    #[error("{dir}: {reason}")]
+    Owned {
+        /// The folder.
+        dir: PathBuf,
+        /// What it holds.
+        reason: String,
+    },
     /// An output folder's path names a file.
     #[error("{dir}: is a file, not a folder")]
     NotAFolder {

@@ -28,7 +28,7 @@ mod manifest;
 mod metrics;
 mod stream;
 
-pub use claim::{Claim, CLAIM_FILE};
+pub use claim::{Claim, CLAIM_FILE, OWNER_MARKERS};
 pub use error::{Error, Result};
 pub use io::{for_each_npy_row, read_npy, write_atomic, write_npy, NpyArray};
 pub use manifest::{DataRecord, JobRecord, JobStatus, Manifest, ParamCountRecord, StageTime, SCHEMA_VERSION};

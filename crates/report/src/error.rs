@@ -21,16 +21,6 @@ pub enum Error {
         /// The run folder.
         dir: std::path::PathBuf,
     },
-    /// `--out` is another run's or a sweep's folder: writing there would replace its files.
-    #[error("{out}: holds {what}, not the report of {run}; choose another --out so nothing is overwritten")]
-    OutTaken {
-        /// The requested output folder.
-        out: std::path::PathBuf,
-        /// What it holds ("another run (manifest.json)", "a sweep (sweep.json)").
-        what: String,
-        /// The run being reported.
-        run: std::path::PathBuf,
-    },
     /// A figure could not be drawn or rendered.
     #[error("figure `{figure}`: {message}")]
     Plot {

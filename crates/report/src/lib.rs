@@ -62,8 +62,8 @@ pub struct ReportPaths {
     pub tables: Vec<PathBuf>,
 }
 
-/// Written into a report's `--out` folder (not the run's own): which run the report is of, so
-/// that reporting that run again may replace it and nothing else is taken for it.
+/// Marks a report's `--out` folder (not the run's own) with the run it reports
+/// (`records::Claim::take_for`): only that run may be reported there again.
 const REPORT_MARKER: &str = "report.json";
 
 /// What a report writes into its folder (and what another writer's files there would be).
@@ -75,41 +75,6 @@ const REPORT_FILES: [&str; 6] = [
     "claims.csv",
     "figures",
 ];
-
-/// Refuses an output folder whose files are not this run's report: another run, a sweep or its
-/// collected tables, another run's report, or anything a report would replace.
-fn check_out(run_dir: &Path, out: &Path) -> Result<()> {
-    let taken = |what: String| Error::OutTaken {
-        out: out.to_path_buf(),
-        what,
-        run: run_dir.to_path_buf(),
-    };
-    if out.join("manifest.json").exists() {
-        return Err(taken("another run (manifest.json)".into()));
-    }
-    if let Some(f) = ["sweep.json", "sweep.yaml", "collect.json"]
-        .iter()
-        .find(|f| out.join(f).exists())
-    {
-        return Err(taken(format!("a sweep or its collected tables ({f})")));
-    }
-    let of = std::fs::read_to_string(out.join(REPORT_MARKER)).ok();
-    let of: Option<String> = of.and_then(|t| {
-        serde_json::from_str::<serde_json::Value>(&t).ok()?["run"]
-            .as_str()
-            .map(String::from)
-    });
-    match of {
-        Some(run) if Path::new(&run) == canonical(run_dir) => Ok(()),
-        Some(run) => Err(taken(format!("the report of another run ({run})"))),
-        None => match REPORT_FILES.iter().find(|f| out.join(f).exists()) {
-            Some(f) => Err(taken(format!(
-                "{f}, which a report would replace, not from reporting this run"
-            ))),
-            None => Ok(()),
-        },
-    }
-}
 
 /// `p` with links and `..` resolved (as given if it does not exist).
 fn canonical(p: &Path) -> PathBuf {
@@ -124,16 +89,9 @@ pub fn write_report(run_dir: &Path, out: Option<&Path>) -> Result<ReportPaths> {
     let run = RunData::read(run_dir)?;
     // Into another folder: claimed (one writer at a time) and marked with the run it reports.
     let elsewhere = out.filter(|o| canonical(o) != canonical(run_dir));
-    let _claim = match elsewhere {
-        Some(o) => {
-            check_out(run_dir, o)?;
-            let claim = moescope_records::Claim::take(o)?;
-            let marker = serde_json::json!({ "run": canonical(run_dir).to_string_lossy() });
-            moescope_records::write_atomic(&o.join(REPORT_MARKER), format!("{marker:#}\n").as_bytes())?;
-            Some(claim)
-        }
-        None => None,
-    };
+    let _claim = elsewhere
+        .map(|o| moescope_records::Claim::take_for(o, REPORT_MARKER, &canonical(run_dir), &REPORT_FILES))
+        .transpose()?;
     let out = out.unwrap_or(run_dir);
     let claims = markdown::run_claims(&run);
     markdown::write_summary_files(&run, &claims, out)?;

@@ -13,8 +13,14 @@ use std::path::{Path, PathBuf};
 /// sweep again may replace them, and nothing else is taken for them.
 const MARKER: &str = "collect.json";
 
-/// The files [`collect`] writes besides `figures/sweep_*`.
-const OUTPUTS: [&str; 4] = ["metrics.csv", "summary.csv", "claims.csv", "sweep_report.html"];
+/// What [`collect`] writes (figures go to `figures/sweep_*`).
+const OUTPUTS: [&str; 5] = [
+    "metrics.csv",
+    "summary.csv",
+    "claims.csv",
+    "sweep_report.html",
+    "figures",
+];
 
 /// What [`collect`] wrote.
 #[derive(Debug, Clone)]
@@ -38,17 +44,8 @@ pub struct Collected {
 pub fn collect(dir: &SweepDir, out: Option<&Path>) -> Result<Collected> {
     let spec = dir.read_spec()?;
     let sweep = resolved(&dir.root)?;
-    let out = match out {
-        Some(o) => {
-            check_out(&sweep, o)?;
-            o.to_path_buf()
-        }
-        None => dir.root.join("collected"),
-    };
-    let marker = serde_json::json!({ "sweep": sweep.to_string_lossy(), "name": spec.name });
-    // One collect at a time per folder: a second, or a report, aimed at it is refused.
-    let _claim = moescope_records::Claim::take(&out)?;
-    write_atomic(&out.join(MARKER), format!("{marker:#}\n").as_bytes())?;
+    // One collect at a time per folder, and only into this sweep's own tables.
+    let (out, _claim) = claim_out(&sweep, out)?;
     let keys: Vec<String> = spec.axes.iter().flat_map(|a| a.keys.clone()).collect();
     let mut cells = Vec::new();
     for (cell, state) in crate::status(dir)? {
@@ -106,74 +103,36 @@ pub fn collect_waiting(dir: &SweepDir, wait: std::time::Duration) -> Result<Coll
     }
 }
 
-/// Refuses an `out` where collecting the sweep at `sweep` would replace what something else
-/// wrote: a run (every cell is one), a sweep folder or a folder inside one other than the
-/// sweep's own `collected/`, or a folder holding collect's files from another sweep or none.
-fn check_out(sweep: &Path, out: &Path) -> Result<()> {
-    let refuse = |message: String| {
-        Err(Error::Io {
-            path: out.to_path_buf(),
-            message,
-        })
+/// The folder to collect into, claimed and marked for this sweep (`records::Claim::take_for`):
+/// the sweep's own `collected/`, or an `--out` that holds nothing of a run's, another sweep's or
+/// another report's, outside every sweep folder (where a folder would pass for part of a sweep).
+fn claim_out(sweep: &Path, out: Option<&Path>) -> Result<(PathBuf, moescope_records::Claim)> {
+    let own = sweep.join("collected");
+    let out = match out {
+        Some(o) => resolved(o)?,
+        None => own.clone(),
     };
-    let here = resolved(out)?;
-    let from = collected_from(&here);
-    if here == sweep.join("collected") || from.as_deref() == Some(sweep) {
-        return Ok(());
+    let instead = format!("choose a new folder, or omit --out to write {}", own.display());
+    let refuse = |message: String| Error::Io {
+        path: out.clone(),
+        message: format!("{message}; {instead}"),
+    };
+    // A run or a sweep is refused below as what it is; any other folder inside a sweep here.
+    let plain = !["manifest.json", "sweep.json"].iter().any(|f| out.join(f).exists());
+    if out != own && plain {
+        if let Some(other) = SweepDir::enclosing(&out) {
+            return Err(refuse(format!(
+                "is inside the sweep folder {}, where sweep tables go only to its own collected/",
+                other.display()
+            )));
+        }
     }
-    let instead = format!(
-        "choose a new folder, or omit --out to write {}",
-        sweep.join("collected").display()
-    );
-    if here.exists() && !here.is_dir() {
-        return refuse(format!("exists and is not a folder; {instead}"));
+    match moescope_records::Claim::take_for(&out, MARKER, sweep, &OUTPUTS) {
+        Ok(claim) => Ok((out, claim)),
+        Err(moescope_records::Error::Owned { reason, .. }) => Err(refuse(reason)),
+        Err(moescope_records::Error::NotAFolder { .. }) => Err(refuse("is a file, not a folder".into())),
+        Err(e) => Err(e.into()),
     }
-    if here.join("manifest.json").is_file() {
-        return refuse(format!(
-            "holds a run (manifest.json); collecting there would replace its metrics.csv; {instead}"
-        ));
-    }
-    if here.join("sweep.yaml").is_file() || here.join("sweep.json").is_file() {
-        return refuse(format!("holds a sweep (sweep.yaml, sweep.json); {instead}"));
-    }
-    // A sweep folder is recognised by its manifest: a spec file named sweep.yaml may sit in any
-    // project folder.
-    if let Some(other) = SweepDir::enclosing(&here) {
-        return refuse(format!(
-            "is inside the sweep folder {}, where sweep tables go only to its own collected/; {instead}",
-            other.display()
-        ));
-    }
-    match (from, clash(&here)) {
-        (Some(other), _) => refuse(format!(
-            "holds the tables collected from another sweep ({}); {instead}",
-            other.display()
-        )),
-        (None, Some(file)) => refuse(format!(
-            "holds {}, which collect would replace, and was not written by collecting this sweep; {instead}",
-            file.display()
-        )),
-        (None, None) => Ok(()),
-    }
-}
-
-/// The sweep that `dir`'s tables were collected from, by its marker.
-fn collected_from(dir: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
-    let marker: serde_json::Value = serde_json::from_str(&text).ok()?;
-    marker["sweep"].as_str().map(PathBuf::from)
-}
-
-/// The first file in `dir` that collect would replace, relative to `dir`.
-fn clash(dir: &Path) -> Option<PathBuf> {
-    let table = OUTPUTS.iter().map(PathBuf::from).find(|n| dir.join(n).exists());
-    table.or_else(|| {
-        let figures = std::fs::read_dir(dir.join("figures")).ok()?;
-        figures
-            .flatten()
-            .find(|e| e.file_name().to_string_lossy().starts_with("sweep_"))
-            .map(|e| Path::new("figures").join(e.file_name()))
-    })
 }
 
 /// `p` made absolute, with links and `..` resolved in the part that exists, so that two
